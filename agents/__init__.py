@@ -1,0 +1,17 @@
+"""blocsim's agents: producer, refiner and consumer states, the bloc authority, strategies."""
+
+from agents.authority import BlocAuthority
+from agents.consumers import ConsumerState
+from agents.producers import ProducerState, RefinerState
+from agents.strategies import Competitive, Dumping, ExportControls, SellerStrategy
+
+__all__ = [
+    "BlocAuthority",
+    "Competitive",
+    "ConsumerState",
+    "Dumping",
+    "ExportControls",
+    "ProducerState",
+    "RefinerState",
+    "SellerStrategy",
+]

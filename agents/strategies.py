@@ -1,0 +1,152 @@
+"""Seller strategies: pluggable policies of a producing role.
+
+A plant's competitive offers (cash cost, tranche by tranche) are passed
+through its strategies in turn; each may reshape the offers (``shape``) and
+cap what the seller sends to a segment (``caps``). The dominant supplier uses
+them to act strategically:
+
+- ``Competitive``: offers as they are (the default, no caps);
+- ``ExportControls``: caps per foreign segment from scheduled events -- a ban
+  caps the target segments at zero, a quota at a share of the seller's average
+  exports to each over the 12 months before the quota;
+- ``Dumping``: limit pricing into the bloc -- offers part of its stock into
+  the bloc segment only, below its own cost, while rivals survive and the
+  loss budget lasts.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+from agents.producers import KG, Quote
+
+if TYPE_CHECKING:
+    from agents.producers import Plant
+    from model.scenario import Dumping as DumpingParams
+    from model.scenario import Event
+
+DUMP_TAG = 99
+
+
+class SellerStrategy:
+    """Base class: leave offers as they are, no caps."""
+
+    name = "competitive"
+
+    def update(self, plant: Plant) -> None:
+        """Called once a month before the markets open."""
+
+    def shape(self, plant: Plant, quotes: list[Quote]) -> list[Quote]:
+        return quotes
+
+    def caps(self, plant: Plant) -> dict[int, float]:
+        return {}
+
+    def observe(self, plant: Plant, exports: dict[int, float]) -> None:
+        """Called after clearing with what the plant sold into each segment (t)."""
+
+    def on_sold(self, plant: Plant, tag: int, quantity: float, price: float) -> None:
+        """Called for each sale of a quote this strategy made (``Quote.owner``)."""
+
+
+class Competitive(SellerStrategy):
+    """Sell at cash cost wherever it earns most."""
+
+
+class ExportControls(SellerStrategy):
+    """Export bans and quotas from the scenario's events."""
+
+    name = "export_controls"
+
+    def __init__(self, events: tuple[Event, ...]) -> None:
+        self.events = tuple(e for e in events if e.kind in ("export_ban", "export_quota"))
+        self.history: dict[int, deque[float]] = {}
+        self.quota_base: dict[tuple[int, int], float] = {}  # (event index, segment) -> t/month
+
+    def observe(self, plant: Plant, exports: dict[int, float]) -> None:
+        for k in plant.model.segments.foreign(plant.model.segment_of(plant.code)):
+            self.history.setdefault(k, deque(maxlen=12)).append(exports.get(k, 0.0))
+
+    def caps(self, plant: Plant) -> dict[int, float]:
+        model = plant.model
+        out: dict[int, float] = {}
+        home = model.segment_of(plant.code)
+        for i, ev in enumerate(self.events):
+            if not ev.active(model.month):
+                continue
+            targets = model.segments.targets(ev.target, home)
+            for k in targets:
+                if ev.kind == "export_ban":
+                    cap = 0.0
+                else:
+                    key = (i, k)
+                    if key not in self.quota_base:  # frozen at the quota's start
+                        hist = self.history.get(k) or [0.0]
+                        self.quota_base[key] = sum(hist) / len(hist)
+                    cap = ev.share * self.quota_base[key]
+                out[k] = min(out.get(k, cap), cap)
+        return out
+
+
+class Dumping(SellerStrategy):
+    """Limit pricing into the bloc, funded by state backing.
+
+    Starts when members' share of world refining capacity exceeds
+    ``trigger_member_share``, or when a floor is introduced (``trigger_on_floor``).
+    While active it offers ``volume_share`` of bloc reference demand into the
+    bloc segment only, at ``price_ratio`` x members' lowest refined unit cost.
+    Stops for good when its cumulative loss reaches ``loss_budget``; pauses
+    when members' capacity share falls below ``stop_member_share``.
+    """
+
+    name = "dumping"
+
+    def __init__(self, params: DumpingParams) -> None:
+        self.p = params
+        self.active = False
+        self.spent = False
+        self.floor_seen = False
+        self.loss = 0.0  # $ cumulative below-cost loss
+        self.price = 0.0  # $/kg current dumping price
+        self.months = 0  # months active
+
+    def update(self, plant: Plant) -> None:
+        model = plant.model
+        share = model.member_capacity_share("refined")
+        if self.active:
+            if self.loss >= self.p.loss_budget:
+                self.active, self.spent = False, True
+            elif share < self.p.stop_member_share:
+                self.active = False
+        elif not self.spent and model.authority.members:
+            floor_now = model.authority.floor > 0 and self.p.trigger_on_floor and not self.floor_seen
+            if share > self.p.trigger_member_share or floor_now:
+                self.active = True
+                self.floor_seen = self.floor_seen or floor_now
+        if self.active:
+            self.months += 1
+            self.price = self.p.price_ratio * model.member_refined_cost()
+
+    def shape(self, plant: Plant, quotes: list[Quote]) -> list[Quote]:
+        if not self.active or not quotes:
+            return quotes
+        model = plant.model
+        want = self.p.volume_share * model.bloc_reference_demand()
+        total = sum(q.quantity for q in quotes)
+        dump = min(want, total)
+        if dump <= 1e-9:
+            return quotes
+        # carve the dumped volume out of the plant's own offers
+        rest, left = [], dump
+        for q in quotes:
+            take = min(left, q.quantity)
+            left -= take
+            if q.quantity - take > 1e-9:
+                rest.append(Quote(q.agent, q.quantity - take, q.price, q.tag, q.only_segment, q.owner))
+        rest.append(Quote(plant, dump, self.price, DUMP_TAG, only_segment=model.segments.bloc, owner=self))
+        return rest
+
+    def on_sold(self, plant: Plant, tag: int, quantity: float, price: float) -> None:
+        unit = plant.inventory_cost / plant.inventory / KG if getattr(plant, "inventory", 0) > 0 else plant.unit_cost()
+        self.loss += max(0.0, unit - price) * quantity * KG

@@ -1,0 +1,252 @@
+"""BlocModel: the Mesa model of a critical-minerals trading bloc.
+
+State: the countries' roles as agents (mines, separation plants, consumers),
+one bloc authority, and the market's last prices. One step is one month, in
+this order (``step``):
+
+1. events: export controls and demand shocks in force this month;
+   consumers set their demand; strategies (dumping) decide;
+2. concentrate market: mines offer, separation plants bid, the authority
+   sets levies and CfD terms -- cleared by ``market.run_stage``;
+3. refined market: plants offer their output, consumers and the authority's
+   buffer bid, the buffer offers its stock -- cleared the same way;
+4. settle: cash, stocks, consumption, unmet demand, the authority's budget;
+5. decisions: investment, exit, restart;
+6. record: one row of the per-step table (``model.recorder``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+
+from agents.authority import INSTRUMENTS, BlocAuthority
+from agents.consumers import ConsumerState
+from agents.producers import Plant, ProducerState, RefinerState
+from agents.strategies import Competitive, Dumping, ExportControls
+from model.market import Segments, StageOutcome, run_stage
+from model.recorder import StepRecorder
+from model.scenario import Event, Scenario, ScenarioError, parse_event
+from model.summary import summarise
+
+DEMAND_NOISE = 0.02  # assumed: s.d. of monthly multiplicative demand noise (order-book lumpiness)
+
+
+def parse_instruments(instrument: str | tuple[str, ...] | list[str] | None) -> frozenset[str]:
+    """``"levy"``, ``"cfd+buffer"``, ``["levy", "cfd"]`` or None -> a set of instruments."""
+    if instrument is None or instrument == "" or instrument == "none":
+        return frozenset()
+    parts = instrument.replace(",", "+").split("+") if isinstance(instrument, str) else list(instrument)
+    out = set()
+    for p in parts:
+        p = p.strip()
+        if p not in INSTRUMENTS:
+            raise ScenarioError("instrument", p, f"unknown instrument (known: {', '.join(INSTRUMENTS)})")
+        out.add(p)
+    return frozenset(out)
+
+
+class BlocModel(mesa.Model):
+    """A trading bloc's price floor against a dominant supplier, month by month.
+
+    ``members``: codes, a number k (first k of the accession order) or None.
+    ``floor``: $/kg refined (0/None = no floor). ``instrument``: ``levy``,
+    ``cfd``, ``buffer`` or a combination like ``"levy+buffer"``.
+    ``events``: extra events (``Event`` or CLI strings) on top of the scenario's.
+    ``dumping``: override the scenario's dumping switch.
+    ``member_stockpile_months``: give every member consumer this stockpile target.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        members=None,
+        floor: float | None = None,
+        instrument: str | None = "levy",
+        seed: int | np.random.SeedSequence | None = None,
+        events=(),
+        dumping: bool | None = None,
+        member_stockpile_months: float | None = None,
+        steps: int | None = None,
+    ) -> None:
+        if seed is None:
+            seed = 0
+        if isinstance(seed, (int, np.integer)) and seed < 0:
+            raise ScenarioError("seed", seed, "must be >= 0")
+        super().__init__(rng=np.random.default_rng(seed))
+        self.seed = seed
+        self.config = scenario  # the Scenario (Mesa reserves `model.scenario`)
+        self.members = scenario.resolve_members(members)
+        floor = 0.0 if floor is None else floor
+        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not math.isfinite(floor) or floor < 0:
+            raise ScenarioError("floor", floor, "must be a number >= 0 ($/kg)")
+        self.instruments = parse_instruments(instrument)
+        if floor > 0 and not self.instruments:
+            raise ScenarioError("instrument", instrument, "a floor needs an instrument: levy, cfd or buffer")
+        self.events: tuple[Event, ...] = scenario.events + tuple(
+            e if isinstance(e, Event) else parse_event(e) for e in events
+        )
+        self.dumping_enabled = scenario.dumping.enabled if dumping is None else bool(dumping)
+        if member_stockpile_months is not None and not 0 <= member_stockpile_months <= 24:
+            raise ScenarioError("member_stockpile_months", member_stockpile_months, "must be between 0 and 24")
+        self.horizon = scenario.steps if steps is None else int(steps)
+        if self.horizon < 1:
+            raise ScenarioError("steps", steps, "must be >= 1")
+        self.month = 0
+        self.segments = Segments()
+        mk = scenario.market
+        self.price_levels = self._price_levels()
+        self._last_prices = {
+            "concentrate": [mk.initial_concentrate_price] * 3,
+            "refined": [mk.reference_price] * 3,
+        }
+        self._segment = {c.code: self._segment_for(c.code) for c in scenario.countries}
+        self.exits_log: list[tuple[int, str, str]] = []
+
+        self.authority = BlocAuthority(self, self.members, float(floor), self.instruments)
+        self.mines: list[ProducerState] = []
+        self.refiners: list[RefinerState] = []
+        self.consumers: list[ConsumerState] = []
+        d = scenario.defaults
+        for c in scenario.countries:
+            if c.mining:
+                self.mines.append(ProducerState(self, c.code, c.mining, d, mk.initial_concentrate_price))
+            if c.refining:
+                self.refiners.append(RefinerState(self, c.code, c.refining, d, mk.reference_price))
+            if c.consumer:
+                months = c.consumer.stockpile_months
+                if member_stockpile_months is not None and c.code in self.members:
+                    months = member_stockpile_months
+                self.consumers.append(ConsumerState(self, c.code, c.consumer, d, months))
+        for plant in self.plants:
+            plant.strategies = [Competitive()]
+            if plant.code == scenario.dominant:
+                plant.plan_trend_growth()
+                plant.strategies.append(ExportControls(self.events))
+                if self.dumping_enabled and isinstance(plant, RefinerState):
+                    plant.strategies.append(Dumping(scenario.dumping))
+        self.start_capacity = {
+            "mining": self._capacity(self.mines, "member"),
+            "refining": self._capacity(self.refiners, "member"),
+        }
+        self.recorder = StepRecorder(self, self.horizon)
+        self.datacollector = self.recorder  # same get_model_vars_dataframe() as Mesa's DataCollector
+        self.concentrate: StageOutcome | None = None
+        self.refined: StageOutcome | None = None
+
+    # ------------------------------------------------------------ structure
+    @property
+    def plants(self) -> list[Plant]:
+        return [*self.mines, *self.refiners]
+
+    def _segment_for(self, code: str) -> int:
+        if code in self.members:
+            return self.segments.bloc
+        if code == self.config.dominant:
+            return self.segments.home
+        return self.segments.world
+
+    def segment_of(self, code: str) -> int:
+        """The market segment a country's buyers are in."""
+        return self._segment[code]
+
+    def group_of(self, code: str) -> str:
+        if code in self.members:
+            return "member"
+        return "dominant" if code == self.config.dominant else "other"
+
+    def _price_levels(self) -> list[float]:
+        """Price steps of all demand curves, ascending, geometric, ending at the choke price."""
+        mk = self.config.market
+        lo, hi, n = mk.demand_floor_ratio, mk.demand_choke_ratio, mk.demand_steps
+        return [mk.reference_price * lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+
+    def last_price(self, stage: str, segment: int) -> float:
+        return self._last_prices[stage][segment]
+
+    # ------------------------------------------------------------ aggregates
+    @staticmethod
+    def _capacity(plants, group: str | None = None, model=None, online=False) -> float:
+        total = 0.0
+        for p in plants:
+            if group is None or p.model.group_of(p.code) == group:
+                total += p.online_capacity if online else p.capacity
+        return total
+
+    def member_capacity_share(self, stage: str) -> float:
+        plants = self.refiners if stage == "refined" else self.mines
+        total = sum(p.online_capacity for p in plants)
+        return sum(p.online_capacity for p in plants if p.code in self.members) / total if total else 0.0
+
+    def member_refined_cost(self) -> float:
+        """Lowest unit cost of an online member separation plant, incl. concentrate, $/kg."""
+        y = self.config.market.refining_yield
+        conc = self._last_prices["concentrate"][self.segments.bloc]
+        if conc != conc:
+            conc = self.config.market.initial_concentrate_price
+        costs = [conc / y + p.role.min_cost for p in self.refiners if p.code in self.members and p.online_capacity > 0]
+        return min(costs) if costs else self.config.market.reference_price
+
+    def bloc_reference_demand(self) -> float:
+        return sum(c.reference_demand for c in self.consumers if c.code in self.members)
+
+    def record_exit(self, plant: Plant) -> None:
+        self.exits_log.append((self.month, plant.code, plant.stage))
+
+    # ------------------------------------------------------------------ step
+    def step(self) -> None:
+        """One month (see the module docstring for the order)."""
+        self.month = self.steps - 1
+        shock = 1.0
+        for ev in self.events:
+            if ev.kind == "demand_shock" and ev.active(self.month):
+                shock *= ev.factor
+        noise = self.rng.lognormal(-0.5 * DEMAND_NOISE**2, DEMAND_NOISE, size=len(self.consumers))
+        for c, z in zip(self.consumers, noise, strict=True):
+            c.shock = shock
+            c.update_demand(float(z))
+        for p in self.plants:
+            for strat in p.strategies:
+                strat.update(p)
+        self.authority.reset_flows()
+
+        self.concentrate = run_stage(self, "concentrate", self.mines, self.refiners)
+        buf_bids, buf_offers = self.authority.buffer_quotes(self.bloc_reference_demand())
+        self.refined = run_stage(self, "refined", self.refiners, self.consumers, buf_offers, buf_bids)
+
+        for c in self.consumers:
+            c.finish_month(self.refined.prices[self.segment_of(c.code)])
+        for stage, out in (("concentrate", self.concentrate), ("refined", self.refined)):
+            for k in range(3):
+                if not math.isnan(out.prices[k]):
+                    self._last_prices[stage][k] = out.prices[k]
+        for p in self.plants:
+            p.observe_price()
+            p.finish_month()
+        self.authority.close_month()
+
+        for p in self.plants:
+            p.decide()
+        self.recorder.record()
+        for p in self.plants:
+            p.clear_month()
+        for c in self.consumers:
+            c.clear_month()
+        if self.steps >= self.horizon:
+            self.running = False
+
+    def run(self, steps: int | None = None) -> BlocModel:
+        """Run ``steps`` months (default: the horizon set at construction)."""
+        n = self.horizon - self.steps if steps is None else steps
+        if n > self.horizon - self.steps:
+            self.recorder.grow(self.steps + n)
+            self.horizon = self.steps + n
+        for _ in range(n):
+            self.step()
+        return self
+
+    def summary(self) -> dict[str, float]:
+        """Headline results of the run so far (see ``model.summary``)."""
+        return summarise(self)
