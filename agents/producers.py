@@ -195,6 +195,7 @@ class Plant(mesa.Agent):
             self.cash = max(self.cash, self.defaults.cash_months * self.role.fixed_cost * amount * KG)
 
     def clear_month(self) -> None:
+        """Reset this month's flows (after the recorder has read them)."""
         self.sold = self.revenue = self.subsidy = 0.0
 
 
@@ -323,4 +324,7 @@ class RefinerState(Plant):
         price = self.model.refined.prices[self.model.segment_of(self.code)]
         if price == price:
             self.price_expect += (price - self.price_expect) / self.PRICE_MEMORY
+
+    def clear_month(self) -> None:
+        super().clear_month()
         self.intake = self.output = self.conc_spend = self.processing_spend = 0.0

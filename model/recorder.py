@@ -78,6 +78,10 @@ class StepRecorder:
         self.data = {name: np.full(steps, np.nan) for name in COLUMNS}
         self.n = 0
         self.agent_rows: list[tuple] = []
+        # refined product held before month 0 (t): for the material balance
+        self.initial_stock = (
+            sum(c.stock for c in model.consumers) + sum(p.inventory for p in model.refiners) + model.authority.stock
+        )
 
     def grow(self, steps: int) -> None:
         for name, arr in self.data.items():

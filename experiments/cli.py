@@ -1,0 +1,265 @@
+"""The ``blocsim`` command line.
+
+``blocsim run`` runs one scenario and prints its summary; bad input gets one
+line naming the field and value, exit status 2, and nothing written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from model.scenario import BlocsimError, ScenarioError, parse_event
+
+EXAMPLES = """\
+examples:
+  blocsim run --scenario rare_earths --members EU,US,JP --floor 110 --instrument levy --seed 1
+  blocsim run --members 5 --floor 110 --instrument cfd --event export_ban:start=60,duration=24 --json
+  blocsim run --members none --dumping off --out baseline.parquet
+"""
+
+SUMMARY_LABELS = {
+    "price_bloc_mean": ("bloc oxide price, mean", "$/kg"),
+    "price_world_mean": ("rest-of-world oxide price, mean", "$/kg"),
+    "price_home_mean": ("dominant supplier's home price, mean", "$/kg"),
+    "peak_price_ratio_bloc": ("bloc peak price / pre-event mean", "x"),
+    "unmet_bloc_share": ("bloc unmet demand share", ""),
+    "member_supply_share_end": ("members' share of bloc supply, last 12 months", ""),
+    "dominant_share_bloc_end": ("dominant supplier's share of bloc supply, last 12 months", ""),
+    "member_capacity_start": ("members' separation capacity at start", "t/month"),
+    "member_capacity_end": ("members' separation capacity at end", "t/month"),
+    "member_mining_capacity_end": ("members' mining capacity at end", "t/month"),
+    "member_exits": ("member plants gone offline (exits)", ""),
+    "fiscal_cost": ("fiscal cost to the bloc (CfD + stock - levy)", "$"),
+    "levy_revenue": ("levy revenue", "$"),
+    "cfd_paid": ("CfD payments", "$"),
+    "consumer_cost_bloc": ("bloc consumers' spending on oxide", "$"),
+    "dumping_loss": ("dominant supplier's dumping loss", "$"),
+    "stock_authority_end": ("joint stockpile at end", "t"),
+}
+
+
+def _members_arg(text: str) -> str:
+    return text
+
+
+def _floor_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--floor = {text!r}: must be a number ($/kg)") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"--floor = {text!r}: must be a number >= 0 ($/kg)")
+    return value
+
+
+def _seed_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed = {text!r}: must be a whole number >= 0") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed = {text!r}: must be a whole number >= 0")
+    return value
+
+
+def _steps_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--steps = {text!r}: must be a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--steps = {text!r}: must be a whole number >= 1")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with exit status 2 and a one-line message (argparse's default status is 2 too)."""
+
+    def error(self, message: str) -> None:  # pragma: no cover - exercised via main()
+        self.print_usage(sys.stderr)
+        self.exit(2, f"blocsim: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="blocsim",
+        description="blocsim: an agent-based (Mesa) market simulation of a critical-minerals trading bloc "
+        "-- price floors for member supply against dumping and export bans.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    run = sub.add_parser(
+        "run",
+        help="run one scenario and print its summary",
+        description="Run one scenario month by month and print its summary.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument(
+        "--scenario", default="rare_earths", help="shipped scenario name or a .toml path (default: %(default)s)"
+    )
+    run.add_argument(
+        "--members",
+        default="EU,US,JP",
+        type=_members_arg,
+        help="bloc members: country codes (EU,US,JP), a number k (first k of the accession order), "
+        "or 0/none for no bloc (default: %(default)s)",
+    )
+    run.add_argument("--floor", type=_floor_arg, default=0.0, help="price floor for oxide, $/kg; 0 = none (default: 0)")
+    run.add_argument(
+        "--instrument",
+        default="levy",
+        help="floor instrument: levy, cfd, buffer, or a combination like levy+buffer (default: %(default)s)",
+    )
+    run.add_argument("--seed", type=_seed_arg, default=1, help="random seed (default: %(default)s)")
+    run.add_argument("--steps", type=_steps_arg, default=None, help="months to run (default: the scenario's, 240)")
+    run.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="KIND:KEY=VALUE,...",
+        help="add an event, repeatable: export_ban:start=60,duration=24[,target=members|all]; "
+        "export_quota:start=24,duration=36,share=0.6[,target=all]; demand_shock:start=12,duration=24,factor=1.3",
+    )
+    run.add_argument(
+        "--dumping",
+        choices=["on", "off"],
+        default=None,
+        help="dumping by the dominant supplier (default: the scenario's)",
+    )
+    run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    run.add_argument("--out", type=Path, default=None, help="write the per-step table to this parquet file")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from model import BlocModel, load_scenario  # imported here: `blocsim --help` stays fast
+
+    if args.out is not None and args.out.suffix != ".parquet":
+        raise ScenarioError("--out", str(args.out), "must end in .parquet")
+    if args.out is not None and not args.out.parent.exists():
+        raise ScenarioError("--out", str(args.out), f"directory {str(args.out.parent)!r} does not exist")
+    scenario = load_scenario(args.scenario)
+    events = [parse_event(e) for e in args.event]
+    model = BlocModel(
+        scenario,
+        members=args.members,
+        floor=args.floor,
+        instrument=args.instrument,
+        seed=args.seed,
+        events=events,
+        dumping=None if args.dumping is None else args.dumping == "on",
+        steps=args.steps,
+    )
+    model.run()
+    summary = model.summary()
+    if args.out is not None:
+        write_parquet_atomic(model.datacollector.get_model_vars_dataframe(), args.out, run_metadata(model, args))
+    if args.json:
+        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}))
+    else:
+        print(format_summary(model, summary))
+        if args.out is not None:
+            print(f"\nper-step table: {args.out} ({model.recorder.n} rows)")
+    return 0
+
+
+def run_metadata(model, args) -> dict[str, str]:
+    """Provenance stored in the parquet file's metadata."""
+    import mesa
+    import numpy
+
+    import model as model_pkg
+
+    return {
+        "blocsim_version": model_pkg.__version__,
+        "mesa_version": mesa.__version__,
+        "numpy_version": numpy.__version__,
+        "scenario": model.config.name,
+        "members": ",".join(model.members),
+        "floor": str(model.authority.floor),
+        "instrument": "+".join(sorted(model.authority.instruments)),
+        "seed": str(model.seed),
+        "events": json.dumps([e.__dict__ for e in model.events]),
+        "dumping": str(model.dumping_enabled),
+        "command": " ".join(sys.argv),
+    }
+
+
+def write_parquet_atomic(df, path: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write ``df`` to ``path`` through a temporary file and a rename: never half-written."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if metadata:
+        meta = dict(table.schema.metadata or {})
+        meta.update({f"blocsim.{k}".encode(): str(v).encode() for k, v in metadata.items()})
+        table = table.replace_schema_metadata(meta)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def format_summary(model, summary: dict[str, float]) -> str:
+    members = ", ".join(model.members) or "none (no bloc)"
+    floor = model.authority.floor
+    policy = f"floor {floor:g} $/kg via {'+'.join(sorted(model.authority.instruments))}" if floor > 0 else "no floor"
+    events = "; ".join(
+        f"{e.kind} from month {e.start} for {e.duration}" + (f" ({e.target})" if e.kind != "demand_shock" else "")
+        for e in model.events
+    )
+    lines = [
+        f"blocsim run: {model.config.name} ({model.config.product}), {model.recorder.n} months, seed {model.seed}",
+        f"  bloc members: {members}",
+        f"  policy: {policy}; dumping {'on' if model.dumping_enabled else 'off'}",
+        f"  events: {events or 'none'}",
+        "",
+    ]
+    width = max(len(label) for label, _ in SUMMARY_LABELS.values())
+    for key, value in summary.items():
+        label, unit = SUMMARY_LABELS.get(key, (key, ""))
+        if isinstance(value, float) and math.isnan(value):
+            text = "n/a"
+        elif unit == "$":
+            text = f"{value / 1e9:,.2f} bn $"
+        elif unit == "":
+            text = f"{value:.1%}" if "share" in key else f"{value:,.0f}"
+        else:
+            text = f"{value:,.2f} {unit}"
+        lines.append(f"  {label:<{width}}  {text}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "run":
+            return cmd_run(args)
+    except BlocsimError as exc:
+        print(f"blocsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("blocsim: interrupted", file=sys.stderr)
+        return 130
+    return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

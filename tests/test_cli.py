@@ -1,0 +1,133 @@
+"""The `blocsim` command: summaries, parquet output, and bad input (exit 2, nothing written)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from experiments.cli import main
+
+
+def test_help_documents_run(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for flag in (
+        "--scenario",
+        "--members",
+        "--floor",
+        "--instrument",
+        "--seed",
+        "--steps",
+        "--event",
+        "--dumping",
+        "--json",
+        "--out",
+    ):
+        assert flag in out
+
+
+def test_run_prints_summary_and_writes_parquet(tmp_path, capsys):
+    out = tmp_path / "run.parquet"
+    code = main(
+        [
+            "run",
+            "--members",
+            "EU,US,JP",
+            "--floor",
+            "110",
+            "--instrument",
+            "levy",
+            "--seed",
+            "1",
+            "--steps",
+            "36",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "bloc oxide price" in text and "EU, US, JP" in text
+    df = pd.read_parquet(out)
+    assert len(df) == 36 and df.step.tolist() == list(range(36))
+    meta = pq.read_schema(out).metadata
+    assert meta[b"blocsim.seed"] == b"1" and meta[b"blocsim.members"] == b"EU,US,JP"
+
+
+def test_run_json_is_one_object(capsys):
+    code = main(
+        [
+            "run",
+            "--members",
+            "3",
+            "--steps",
+            "24",
+            "--json",
+            "--event",
+            "export_ban:start=12,duration=6",
+            "--dumping",
+            "off",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unmet_bloc_share"] > 0 and "fiscal_cost" in data
+
+
+def test_json_same_seed_same_summary(capsys):
+    main(["run", "--members", "2", "--steps", "24", "--json", "--seed", "5"])
+    a = capsys.readouterr().out
+    main(["run", "--members", "2", "--steps", "24", "--json", "--seed", "5"])
+    assert capsys.readouterr().out == a
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--members", "EU,XX"], "members = 'XX'"),
+        (["--members", "CN"], "members = 'CN'"),
+        (["--scenario", "atlantis"], "scenario = 'atlantis'"),
+        (["--floor", "-3"], "--floor = '-3'"),
+        (["--floor", "abc"], "--floor = 'abc'"),
+        (["--floor", "100", "--instrument", "subsidy"], "instrument = 'subsidy'"),
+        (["--event", "export_ban:start=10"], "event.duration"),
+        (["--event", "volcano:start=1,duration=2"], "volcano"),
+        (["--seed", "-1"], "--seed = '-1'"),
+        (["--dumping", "maybe"], "--dumping"),
+        (["--out", "NOWHERE/run.parquet"], "--out"),
+        (["--out", "run.csv"], "--out"),
+    ],
+)
+def test_bad_input_exit_2_nothing_written(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    if "--out" not in args:
+        args = args + ["--out", "run.parquet"]
+    assert exit_code(["run", "--steps", "6", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def exit_code(argv):
+    """main()'s status, whether it returns it or argparse exits with it."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return exc.code
+
+
+def test_console_script_exit_status(tmp_path):
+    """The installed entry point exits with 2 and no traceback on bad input."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.cli", "run", "--members", "XX"], capture_output=True, text=True
+    )
+    assert proc.returncode == 2
+    assert "members = 'XX'" in proc.stderr and "Traceback" not in proc.stderr

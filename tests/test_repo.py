@@ -1,0 +1,34 @@
+"""Repository hygiene: CI runs the README's test command; the code is ruff clean."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [line for b in blocks[:2] for line in b.splitlines() if line and not line.startswith("#")]
+
+
+def test_ci_runs_the_readme_test_command():
+    main_job, test_cmd = readme_commands()
+    assert "blocsim run" in main_job
+    assert "pytest" in test_cmd
+    assert test_cmd in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.skipif(
+    shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(), reason="ruff not installed"
+)
+def test_ruff_clean():
+    ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
+    proc = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
