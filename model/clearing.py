@@ -107,12 +107,14 @@ class _Graph:
         self.cost: list[float] = []
         self.adj: list[list[int]] = [[] for _ in range(n)]
 
-    def add(self, u: int, v: int, cap: float, cost: float) -> int:
+    def add(self, u: int, v: int, cap: float, cost: float, listed: bool = True) -> int:
+        """Add edge u->v and its reverse; ``listed=False`` keeps u->v out of ``adj[u]``."""
         e = len(self.to)
         self.to += (v, u)
         self.cap += (cap, 0.0)
         self.cost += (cost, -cost)
-        self.adj[u].append(e)
+        if listed:
+            self.adj[u].append(e)
         self.adj[v].append(e + 1)
         return e
 
@@ -182,18 +184,22 @@ def clear(
         g.add(cn, 2 + k, caps[(seller, k)], 0.0)
         if pot[cn] < pot[2 + k]:
             pot[2 + k] = pot[cn]
+    # Bid edges segment -> T, kept out of adj and sorted best (highest price) first:
+    # the search only ever needs a segment's best unfilled bid.
     bid_edges: list[tuple[int, list[int]]] = []
-    for (k, price), members in groups.items():
+    bids_out: dict[int, list[int]] = {}
+    for (k, price), members in sorted(groups.items(), key=lambda kv: -kv[0][1]):
         qty = sum(bids[b].quantity for b in members)
-        e = g.add(2 + k, T, qty, -price)
+        e = g.add(2 + k, T, qty, -price, listed=False)
         bid_edges.append((e, members))
+        bids_out.setdefault(2 + k, []).append(e)
         if pot[2 + k] - price < pot[T]:
             pot[T] = pot[2 + k] - price
     for v in range(n):
         if pot[v] == INF:
             pot[v] = 0.0  # unreachable from S: never relaxed into, value irrelevant
 
-    _successive_shortest_paths(g, pot, S, T)
+    _successive_shortest_paths(g, pot, S, T, bids_out)
 
     flows = [[0.0] * K for _ in offers]
     welfare = 0.0
@@ -215,8 +221,8 @@ def clear(
             fills[b] = bids[b].quantity * share
 
     origin = {S: 0.0, T: 0.0}
-    hi = _distances(g, origin, forward=True)
-    lo_neg = _distances(g, origin, forward=False)
+    hi = _distances(g, origin, True, bids_out)
+    lo_neg = _distances(g, origin, False, bids_out)
     has_bids = [False] * K
     for k, _ in groups:
         has_bids[k] = True
@@ -232,17 +238,24 @@ def clear(
         # traded segments' prices (import parity), else its highest unserved bid.
         labels = dict(origin)
         labels.update({2 + k: prices[k] for k in range(K) if traded[k] and has_bids[k]})
-        parity = _distances(g, labels, forward=True)
+        parity = _distances(g, labels, True, bids_out)
         for k in range(K):
             if has_bids[k] and not traded[k]:
                 prices[k] = parity[2 + k] if parity[2 + k] < INF else price_lo[k]
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare)
 
 
-def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int) -> None:
-    """Augment along cheapest S-T paths while they add welfare (cost < 0)."""
+def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int, bids_out: dict[int, list[int]]) -> None:
+    """Augment along cheapest S-T paths while they add welfare (cost < 0).
+
+    The search stops once T is settled; nodes not settled then move their potential by
+    dist[T] (which keeps every reduced cost non-negative). Edges out of T are never
+    searched: no S-T path passes through T. A segment's bid edges only lose capacity
+    (no path unfills a bid), so a pointer to its best unfilled bid suffices.
+    """
     to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
     n = len(adj)
+    best = {u: 0 for u in bids_out}  # index of the best unfilled bid edge per segment node
     while True:
         dist = [INF] * n
         prev = [-1] * n
@@ -250,10 +263,21 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int) -> N
         heap = [(0.0, S)]
         while heap:
             d, u = heapq.heappop(heap)
+            if u == T:
+                break  # settled: the rest of the search cannot shorten the path to T
             if d > dist[u]:
                 continue
             pu = pot[u]
-            for e in adj[u]:
+            out = adj[u]
+            if u in best:
+                edges = bids_out[u]
+                i = best[u]
+                while i < len(edges) and cap[edges[i]] <= EPS:
+                    i += 1
+                best[u] = i
+                if i < len(edges):
+                    out = [*out, edges[i]]
+            for e in out:
                 if cap[e] > EPS:
                     v = to[e]
                     nd = d + cost[e] + pu - pot[v]
@@ -261,11 +285,11 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int) -> N
                         dist[v] = nd
                         prev[v] = e
                         heapq.heappush(heap, (nd, v))
-        if dist[T] == INF:
+        dT = dist[T]
+        if dT == INF:
             return
-        for v in range(n):
-            if dist[v] < INF:
-                pot[v] += dist[v]
+        for v in range(n):  # unsettled nodes move by dist[T]: reduced costs stay >= 0
+            pot[v] += dist[v] if dist[v] < dT else dT
         if pot[T] - pot[S] >= -1e-9:  # the next unit would not add welfare
             return
         push = INF
@@ -283,13 +307,15 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int) -> N
             v = to[e ^ 1]
 
 
-def _distances(g: _Graph, init: Mapping[int, float], forward: bool) -> list[float]:
+def _distances(g: _Graph, init: Mapping[int, float], forward: bool, extra: Mapping[int, list[int]]) -> list[float]:
     """Shortest path lengths from nodes with initial labels ``init`` (to them if not ``forward``).
 
     Bellman-Ford with a queue (SPFA) on the residual network, which has no
-    negative cycles at the optimum.
+    negative cycles at the optimum. ``extra`` holds edges kept out of ``adj`` (bids).
     """
-    to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
+    to, cap, cost = g.to, g.cap, g.cost
+    # adj[u] must list every edge leaving u (forward mode relaxes them, backward mode their pairs)
+    adj = [a + extra[u] if u in extra else a for u, a in enumerate(g.adj)]
     n = len(adj)
     dist = [INF] * n
     queue = deque(init)

@@ -131,8 +131,8 @@ class BlocModel(mesa.Model):
             "mining": self._capacity(self.mines, "member"),
             "refining": self._capacity(self.refiners, "member"),
         }
-        self.recorder = StepRecorder(self, self.horizon)
-        self.datacollector = self.recorder  # same get_model_vars_dataframe() as Mesa's DataCollector
+        self.recorder = StepRecorder(self)
+        self.datacollector = self.recorder.collector  # a mesa.DataCollector
         self.concentrate: StageOutcome | None = None
         self.refined: StageOutcome | None = None
 
@@ -240,9 +240,7 @@ class BlocModel(mesa.Model):
     def run(self, steps: int | None = None) -> BlocModel:
         """Run ``steps`` months (default: the horizon set at construction)."""
         n = self.horizon - self.steps if steps is None else steps
-        if n > self.horizon - self.steps:
-            self.recorder.grow(self.steps + n)
-            self.horizon = self.steps + n
+        self.horizon = max(self.horizon, self.steps + n)
         for _ in range(n):
             self.step()
         return self

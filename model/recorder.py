@@ -1,18 +1,20 @@
-"""StepRecorder: the per-step table, in preallocated arrays.
+"""StepRecorder: computes the per-step table and records it through Mesa's DataCollector.
 
-It offers Mesa DataCollector's ``get_model_vars_dataframe()`` (one row per
-month, column ``step``) and ``get_agent_vars_dataframe()`` (capacity, status
-and cash per plant), at a fraction of DataCollector's cost per step (see
-``benchmarks/bench_recorder.py``). ``COLUMNS`` documents every column with
-its unit; a price of an empty segment is NaN.
+``BlocModel.datacollector`` is a ``mesa.DataCollector``: its
+``get_model_vars_dataframe()`` has one row per month (column ``step``) and the
+columns of ``COLUMNS``, which documents each with its unit (a price of an empty
+segment is NaN); ``get_agenttype_vars_dataframe(Plant)`` has capacity, status
+and cash per plant and month. The row is computed once a month
+(``compute_row``) and each model reporter reads its value; storing it costs
+the same as preallocated arrays would (``benchmarks/bench_model.py``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
-import pandas as pd
 
 if TYPE_CHECKING:
     from model.model import BlocModel
@@ -71,42 +73,53 @@ COLUMNS: dict[str, tuple[str, str]] = {
 
 
 class StepRecorder:
-    """Collects ``COLUMNS`` every month into preallocated arrays."""
+    """Computes ``COLUMNS`` every month and collects them with a Mesa DataCollector."""
 
-    def __init__(self, model: BlocModel, steps: int) -> None:
+    def __init__(self, model: BlocModel) -> None:
+        from agents.producers import Plant
+
         self.model = model
-        self.data = {name: np.full(steps, np.nan) for name in COLUMNS}
-        self.n = 0
-        self.agent_rows: list[tuple] = []
+        self._row: dict[str, float] = {}
+        self.collector = mesa.DataCollector(
+            model_reporters={name: self._reporter(name) for name in COLUMNS},
+            agenttype_reporters={
+                Plant: {"country": "code", "stage": "stage", "capacity": "capacity", "status": "status", "cash": "cash"}
+            },
+        )
         # refined product held before month 0 (t): for the material balance
         self.initial_stock = (
             sum(c.stock for c in model.consumers) + sum(p.inventory for p in model.refiners) + model.authority.stock
         )
 
-    def grow(self, steps: int) -> None:
-        for name, arr in self.data.items():
-            if len(arr) < steps:
-                self.data[name] = np.concatenate([arr, np.full(steps - len(arr), np.nan)])
+    def _reporter(self, name: str):
+        return lambda _model: self._row[name]
+
+    @property
+    def n(self) -> int:
+        """Months recorded so far."""
+        return len(self.collector.model_vars["step"])
 
     def record(self) -> None:
+        """Compute this month's row and collect it."""
+        self._row = self.compute_row()
+        self.collector.collect(self.model)
+
+    def compute_row(self) -> dict[str, float]:
+        """This month's values of every column in ``COLUMNS``."""
         m = self.model
         seg = m.segments
         conc, ref = m.concentrate, m.refined
         auth = m.authority
-        row = self.data
-        i = self.n
-        if i >= len(row["step"]):
-            self.grow(i + 12)
-        row["step"][i] = m.month
+        row: dict[str, float] = {"step": m.month}
         for k, name in ((seg.bloc, "bloc"), (seg.home, "home"), (seg.world, "world")):
-            row[f"price_{name}_refined"][i] = ref.prices[k]
-            row[f"price_{name}_concentrate"][i] = conc.prices[k]
-            row[f"supply_{name}"][i] = ref.traded[k]
-        row["supply_bloc_member"][i] = ref.from_members[seg.bloc]
-        row["supply_bloc_dominant"][i] = ref.from_dominant[seg.bloc]
-        row["supply_bloc_authority"][i] = ref.from_authority[seg.bloc]
-        row["concentrate_traded"][i] = sum(conc.traded)
-        row["refined_output"][i] = sum(p.output for p in m.refiners)
+            row[f"price_{name}_refined"] = ref.prices[k]
+            row[f"price_{name}_concentrate"] = conc.prices[k]
+            row[f"supply_{name}"] = ref.traded[k]
+        row["supply_bloc_member"] = ref.from_members[seg.bloc]
+        row["supply_bloc_dominant"] = ref.from_dominant[seg.bloc]
+        row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
+        row["concentrate_traded"] = sum(conc.traded)
+        row["refined_output"] = sum(p.output for p in m.refiners)
         by = {"bloc": [0.0] * 4, "home": [0.0] * 4, "world": [0.0] * 4}
         stock_bloc = stock_other = spend_bloc = 0.0
         for c in m.consumers:
@@ -121,49 +134,35 @@ class StepRecorder:
             else:
                 stock_other += c.stock
         for name, agg in by.items():
-            row[f"demand_{name}"][i] = agg[0]
-            row[f"consumption_{name}"][i] = agg[1]
-            row[f"unmet_{name}"][i] = agg[2]
-        row["consumption_total"][i] = sum(a[1] for a in by.values())
+            row[f"demand_{name}"] = agg[0]
+            row[f"consumption_{name}"] = agg[1]
+            row[f"unmet_{name}"] = agg[2]
+        row["consumption_total"] = sum(a[1] for a in by.values())
         for stage, plants in (("mining", m.mines), ("refining", m.refiners)):
             for group in ("member", "dominant", "other"):
-                row[f"capacity_{stage}_{group}"][i] = sum(p.capacity for p in plants if m.group_of(p.code) == group)
-        row["online_refining_member"][i] = sum(p.online_capacity for p in m.refiners if p.code in m.members)
-        row["stock_authority"][i] = auth.stock
-        row["stock_consumers_bloc"][i] = stock_bloc
-        row["stock_consumers_other"][i] = stock_other
-        row["inventory_refiners"][i] = sum(p.inventory for p in m.refiners)
+                row[f"capacity_{stage}_{group}"] = sum(p.capacity for p in plants if m.group_of(p.code) == group)
+        row["online_refining_member"] = sum(p.online_capacity for p in m.refiners if p.code in m.members)
+        row["stock_authority"] = auth.stock
+        row["stock_consumers_bloc"] = stock_bloc
+        row["stock_consumers_other"] = stock_other
+        row["inventory_refiners"] = sum(p.inventory for p in m.refiners)
         for key in ("levy_revenue", "cfd_paid", "buffer_spend", "buffer_income"):
-            row[key][i] = auth.flows[key]
-        row["consumer_spend_bloc"][i] = spend_bloc
-        row["member_exits_cum"][i] = sum(1 for _, code, _ in m.exits_log if code in m.members)
-        row["exits_cum"][i] = len(m.exits_log)
+            row[key] = auth.flows[key]
+        row["consumer_spend_bloc"] = spend_bloc
+        row["member_exits_cum"] = sum(1 for _, code, _ in m.exits_log if code in m.members)
+        row["exits_cum"] = len(m.exits_log)
         dump = next((s for p in m.refiners for s in p.strategies if s.name == "dumping"), None)
         active = bool(dump and dump.active)
-        row["dumping_active"][i] = float(active)
-        row["dumping_price"][i] = dump.price if active else np.nan
-        row["dumped"][i] = ref.dumped
-        row["dumping_loss_cum"][i] = dump.loss if dump else 0.0
+        row["dumping_active"] = float(active)
+        row["dumping_price"] = dump.price if active else np.nan
+        row["dumped"] = ref.dumped
+        row["dumping_loss_cum"] = dump.loss if dump else 0.0
         dom = next((p for p in m.refiners if p.code == m.config.dominant), None)
-        row["dominant_unit_cost"][i] = (
+        row["dominant_unit_cost"] = (
             dom.inventory_cost / dom.inventory / 1000.0 if dom and dom.inventory > 1e-9 else np.nan
         )
-        for p in m.plants:
-            self.agent_rows.append((m.month, p.code, p.stage, p.capacity, p.status, p.cash))
-        self.n += 1
+        return row
 
     def column(self, name: str) -> np.ndarray:
-        """One column of the rows recorded so far (a view)."""
-        return self.data[name][: self.n]
-
-    def get_model_vars_dataframe(self) -> pd.DataFrame:
-        """One row per month, columns as documented in ``COLUMNS``."""
-        df = pd.DataFrame({k: v[: self.n] for k, v in self.data.items()})
-        df["step"] = df["step"].astype(int)
-        for col in ("member_exits_cum", "exits_cum"):
-            df[col] = df[col].astype(int)
-        return df
-
-    def get_agent_vars_dataframe(self) -> pd.DataFrame:
-        """Per plant and month: capacity (t/month), status, cash ($)."""
-        return pd.DataFrame(self.agent_rows, columns=["step", "country", "stage", "capacity", "status", "cash"])
+        """One column of the months recorded so far."""
+        return np.asarray(self.collector.model_vars[name], dtype=float)

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from agents.producers import Plant
 from model import BlocModel, load_scenario
 from model.recorder import COLUMNS
 
@@ -111,8 +112,9 @@ def test_per_step_table_is_documented(sc):
     capacity_refining_member capacity_mining_dominant capacity_refining_dominant capacity_mining_other
     capacity_refining_other stock_authority stock_consumers_bloc""".split()
     assert set(required) <= set(df.columns)
-    agents = m.datacollector.get_agent_vars_dataframe()
+    agents = m.datacollector.get_agenttype_vars_dataframe(Plant)
     assert set(agents.country) >= {"CN", "US", "EU"}
+    assert len(agents) == 3 * len(m.plants)
 
 
 def test_summary_keys(sc):
