@@ -21,6 +21,10 @@ examples:
   blocsim run --scenario rare_earths --members EU,US,JP --floor 110 --instrument levy --seed 1
   blocsim run --members 5 --floor 110 --instrument cfd --event export_ban:start=60,duration=24 --json
   blocsim run --members none --dumping off --out baseline.parquet
+  blocsim sweep experiments/configs/quick.toml --out results/quick
+  blocsim sweep experiments/configs/membership_floor.toml --out results/mf --workers 2
+  blocsim sweep experiments/configs/membership_floor.toml --out results/mf --backend dask --scheduler tcp://host:8786
+  blocsim plot results/mf
 """
 
 SUMMARY_LABELS = {
@@ -136,7 +140,92 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--out", type=Path, default=None, help="write the per-step table to this parquet file")
+
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a declared experiment (membership x floor x ... x replicates)",
+        description="Run every run of an experiment file not yet in OUT; re-running resumes. "
+        "Results: OUT/runs.parquet (one row per run), OUT/manifest.json, OUT/series/.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sweep.add_argument("experiment", help="experiment TOML file (see experiments/configs/)")
+    sweep.add_argument("--out", type=Path, required=True, help="results directory (created; resumed if it exists)")
+    sweep.add_argument("--workers", type=_workers_arg, default=None, help="parallel workers (default: all cores)")
+    sweep.add_argument(
+        "--backend",
+        choices=["serial", "processes", "dask"],
+        default="processes",
+        help="serial, a local process pool (default), or Dask",
+    )
+    sweep.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="with --backend dask: address of a running Dask scheduler (default: a LocalCluster)",
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    plot = sub.add_parser(
+        "plot",
+        help="figures of a sweep's results",
+        description="Write heatmaps, metric-vs-floor lines and price paths to RESULTS/figures/ (PNG and PDF).",
+    )
+    plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
+    plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
     return parser
+
+
+def _workers_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers = {text!r}: must be a whole number >= 1") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"--workers = {text!r}: must be a whole number >= 1")
+    return value
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments import load_experiment, run_sweep
+
+    if args.scheduler and args.backend != "dask":
+        raise ScenarioError("--scheduler", args.scheduler, "only applies with --backend dask")
+    experiment = load_experiment(args.experiment)
+    n = len(experiment.runs())
+    print(f"blocsim sweep: {experiment.name}: {n} runs -> {args.out} ({args.backend})", file=sys.stderr)
+    try:
+        df = run_sweep(
+            experiment,
+            args.out,
+            backend=args.backend,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+        )
+    except KeyboardInterrupt:
+        print(
+            f"blocsim: interrupted; finished runs are saved in {args.out}: run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    failed = int(df["error"].notna().sum())
+    print(f"{len(df) - failed} runs done, {failed} failed: {args.out / 'runs.parquet'}")
+    if failed:
+        for _, row in df[df["error"].notna()].head(5).iterrows():
+            print(f"  failed {row['run_id']}: {str(row['error'])[:200]}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from experiments.plots import plot_results
+
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    files = plot_results(args.results, metrics=metrics)
+    for f in files:
+        print(f)
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -252,6 +341,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
+        if args.command == "plot":
+            return cmd_plot(args)
     except BlocsimError as exc:
         print(f"blocsim: error: {exc}", file=sys.stderr)
         return 2

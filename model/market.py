@@ -134,6 +134,9 @@ def run_stage(
                     auth.collect_levy(levies[j], x)
                 exports.setdefault(id(a), {}).setdefault(k, 0.0)
                 exports[id(a)][k] += x
+            if k == seg.bloc and stage == "refined":
+                origin = "AUTH" if a is auth else a.code
+                model.bloc_supply_by_origin[origin] = model.bloc_supply_by_origin.get(origin, 0.0) + x
             if k < 3:
                 out.traded[k] += x
                 if a is auth:

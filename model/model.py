@@ -104,6 +104,7 @@ class BlocModel(mesa.Model):
         }
         self._segment = {c.code: self._segment_for(c.code) for c in scenario.countries}
         self.exits_log: list[tuple[int, str, str]] = []
+        self.bloc_supply_by_origin: dict[str, float] = {}  # t of oxide delivered into the bloc, whole run
 
         self.authority = BlocAuthority(self, self.members, float(floor), self.instruments)
         self.mines: list[ProducerState] = []

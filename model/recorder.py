@@ -67,6 +67,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "dumping_active": ("0/1", "the dominant supplier is dumping into the bloc"),
     "dumping_price": ("$/kg", "its dumping price (NaN when not dumping)"),
     "dumped": ("t/month", "volume sold at the dumping price"),
+    "dumping_realised": ("$/kg", "netback the dominant supplier realised on dumped volume (NaN if none)"),
     "dumping_loss_cum": ("$", "its below-cost loss from dumping, cumulative"),
     "dominant_unit_cost": ("$/kg", "dominant supplier's refined unit cost (inventory book value)"),
 }
@@ -156,6 +157,7 @@ class StepRecorder:
         row["dumping_active"] = float(active)
         row["dumping_price"] = dump.price if active else np.nan
         row["dumped"] = ref.dumped
+        row["dumping_realised"] = ref.dump_value / ref.dumped if ref.dumped > 1e-9 else np.nan
         row["dumping_loss_cum"] = dump.loss if dump else 0.0
         dom = next((p for p in m.refiners if p.code == m.config.dominant), None)
         row["dominant_unit_cost"] = (

@@ -1,0 +1,328 @@
+"""Experiments: declared in TOML, validated, expanded into runs.
+
+An experiment names a scenario, a grid (membership x floor x instrument x
+dumping x event sets x member stockpiles), a number of replicates, the months
+to run, a root seed, and which per-step series to keep. ``Experiment.runs()``
+expands it into ``RunSpec``s, each with its own seed drawn from the root seed
+through ``numpy.random.SeedSequence`` keyed by the grid point and the
+replicate index -- so a run's result does not depend on backend, worker count
+or order, and any row can be re-run alone (``blocsim run --seed SEED``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model.scenario import BlocsimError, ScenarioError, load_scenario, parse_event
+
+__all__ = ["Experiment", "RunSpec", "load_experiment", "ExperimentError", "CONFIG_DIR"]
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+GRID_KEYS = ("membership", "floor", "instrument", "dumping", "events", "member_stockpile_months")
+TOP_KEYS = ("name", "description", "scenario", "seed", "replicates", "steps", "keep_series", "floor_mode", "grid")
+
+
+class ExperimentError(ScenarioError):
+    """An experiment file is invalid: the message names the field and the value."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a sweep: everything ``experiments.runner.execute_run`` needs."""
+
+    run_id: str
+    point_id: str
+    replicate: int
+    seed: int
+    scenario: str
+    membership: str  # as declared: "3", "EU+US", "random:3"
+    members: tuple[str, ...]
+    size: int
+    floor_level: float  # as declared (absolute $/kg or relative to members' full cost)
+    floor: float  # $/kg
+    instrument: str
+    dumping: bool
+    events: tuple[str, ...]
+    member_stockpile_months: float | None
+    steps: int
+    keep_series: tuple[str, ...] = ()
+
+    def params(self) -> dict[str, Any]:
+        """The grid parameters, as columns of the runs table."""
+        return {
+            "membership": self.membership,
+            "size": self.size,
+            "members": ",".join(self.members),
+            "floor_level": self.floor_level,
+            "floor": self.floor,
+            "instrument": self.instrument,
+            "dumping": self.dumping,
+            "events": ";".join(self.events),
+            "member_stockpile_months": np.nan if self.member_stockpile_months is None else self.member_stockpile_months,
+        }
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    scenario: str
+    seed: int
+    replicates: int
+    steps: int
+    membership: tuple[Any, ...]
+    floor: tuple[float, ...]
+    floor_mode: str
+    instrument: tuple[str, ...]
+    dumping: tuple[bool, ...]
+    events: tuple[tuple[str, ...], ...]
+    member_stockpile_months: tuple[float | None, ...]
+    keep_series: tuple[str, ...] = ()
+    description: str = ""
+    text: str = field(default="", repr=False)  # the file's contents, for the manifest
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the experiment file's contents."""
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def points(self) -> list[dict[str, Any]]:
+        """The grid points, in declaration order."""
+        return [
+            dict(zip(GRID_KEYS, combo, strict=True))
+            for combo in itertools.product(
+                self.membership, self.floor, self.instrument, self.dumping, self.events, self.member_stockpile_months
+            )
+        ]
+
+    def runs(self) -> list[RunSpec]:
+        """Every run: grid points x replicates."""
+        sc = load_scenario(self.scenario)
+        out = []
+        for point in self.points():
+            key = json.dumps({**point, "floor_mode": self.floor_mode}, sort_keys=True, default=list)
+            digest = hashlib.sha256(key.encode()).digest()
+            point_id = digest[:5].hex()
+            point_key = int.from_bytes(digest[:4], "little")
+            for rep in range(self.replicates):
+                ss = np.random.SeedSequence(self.seed, spawn_key=(point_key, rep))
+                seed = int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+                members, label = _members(sc, point["membership"], ss)
+                floor = float(point["floor"])
+                if self.floor_mode == "relative" and floor > 0:
+                    floor = round(floor * members_full_cost(sc, members), 6)
+                out.append(
+                    RunSpec(
+                        run_id=f"{point_id}-r{rep}",
+                        point_id=point_id,
+                        replicate=rep,
+                        seed=seed,
+                        scenario=self.scenario,
+                        membership=label,
+                        members=members,
+                        size=len(members),
+                        floor_level=float(point["floor"]),
+                        floor=floor,
+                        instrument=point["instrument"],
+                        dumping=point["dumping"],
+                        events=tuple(point["events"]),
+                        member_stockpile_months=point["member_stockpile_months"],
+                        steps=self.steps,
+                        keep_series=self.keep_series,
+                    )
+                )
+        return out
+
+
+def members_full_cost(sc, members: tuple[str, ...]) -> float:
+    """Members' average full cost of oxide, $/kg: mean full cost of their mines plus of their
+    separation plants (candidates' averages where members have no such role)."""
+
+    def mean_full(codes, role):
+        costs = [getattr(sc.country(c), role).full_cost for c in codes if getattr(sc.country(c), role)]
+        return sum(costs) / len(costs) if costs else None
+
+    pool = sc.bloc.accession_order
+    mining = mean_full(members, "mining") or mean_full(pool, "mining") or 0.0
+    refining = mean_full(members, "refining") or mean_full(pool, "refining") or 0.0
+    return mining + refining
+
+
+def _members(sc, spec: Any, ss: np.random.SeedSequence) -> tuple[tuple[str, ...], str]:
+    if isinstance(spec, str) and spec.startswith("random:"):
+        k = int(spec.split(":", 1)[1])
+        rng = np.random.default_rng(ss.spawn(1)[0])
+        order = list(sc.bloc.accession_order)
+        chosen = set(rng.choice(order, size=k, replace=False).tolist()) if k else set()
+        return tuple(c for c in order if c in chosen), spec
+    if isinstance(spec, int):
+        return sc.resolve_members(spec), str(spec)
+    members = sc.resolve_members(list(spec))
+    return members, "+".join(members) if members else "none"
+
+
+def _list(where: str, value: Any) -> list:
+    if not isinstance(value, list) or not value:
+        raise ExperimentError(where, value, "must be a non-empty list")
+    return value
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Load and validate an experiment TOML file (a path, or a name in ``experiments/configs``)."""
+    p = Path(path)
+    if not p.exists() and (CONFIG_DIR / f"{path}.toml").exists():
+        p = CONFIG_DIR / f"{path}.toml"
+    if not p.exists():
+        raise ExperimentError("experiment", str(path), "file not found")
+    text = p.read_text()
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ExperimentError("experiment", str(path), f"is not valid TOML: {exc}") from None
+    return experiment_from_dict(data, text)
+
+
+def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ExperimentError(key, data[key], f"unknown key (known: {', '.join(TOP_KEYS)})")
+    for key in ("name", "scenario", "grid"):
+        if key not in data:
+            raise ExperimentError(key, None, "is required")
+    try:
+        sc = load_scenario(data["scenario"])
+    except BlocsimError as exc:
+        raise ExperimentError("scenario", data["scenario"], str(exc)) from None
+    grid = data["grid"]
+    if not isinstance(grid, dict):
+        raise ExperimentError("grid", grid, "must be a table")
+    for key in grid:
+        if key not in GRID_KEYS:
+            raise ExperimentError(f"grid.{key}", grid[key], f"unknown key (known: {', '.join(GRID_KEYS)})")
+
+    def whole(key, default, lo):
+        v = data.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise ExperimentError(key, v, f"must be a whole number >= {lo}")
+        return v
+
+    seed = whole("seed", 0, 0)
+    replicates = whole("replicates", 1, 1)
+    steps = whole("steps", sc.steps, 1)
+    floor_mode = data.get("floor_mode", "absolute")
+    if floor_mode not in ("absolute", "relative"):
+        raise ExperimentError(
+            "floor_mode", floor_mode, "must be 'absolute' ($/kg) or 'relative' (x members' full cost)"
+        )
+
+    membership = []
+    for i, m in enumerate(_list("grid.membership", grid.get("membership", [3]))):
+        where = f"grid.membership[{i}]"
+        if isinstance(m, dict) and set(m) == {"random"}:
+            m = f"random:{m['random']}"
+        if isinstance(m, str) and m.startswith("random:"):
+            k = m.split(":", 1)[1]
+            if not k.isdigit() or int(k) > len(sc.bloc.accession_order):
+                raise ExperimentError(where, m, f"random:k needs 0 <= k <= {len(sc.bloc.accession_order)}")
+        elif isinstance(m, int) and not isinstance(m, bool):
+            _resolve(sc, where, m)
+        elif isinstance(m, list):
+            _resolve(sc, where, m)
+            m = tuple(m)
+        else:
+            raise ExperimentError(where, m, "must be a number k, a list of country codes, or 'random:k'")
+        membership.append(m)
+
+    floors = []
+    for i, f in enumerate(_list("grid.floor", grid.get("floor", [0.0]))):
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or f < 0:
+            raise ExperimentError(f"grid.floor[{i}]", f, "must be a number >= 0")
+        floors.append(float(f))
+
+    from model.model import parse_instruments
+
+    instruments = []
+    for i, ins in enumerate(_list("grid.instrument", grid.get("instrument", ["levy"]))):
+        try:
+            parse_instruments(ins)
+        except BlocsimError:
+            raise ExperimentError(
+                f"grid.instrument[{i}]", ins, "unknown instrument (levy, cfd, buffer, or a+b)"
+            ) from None
+        instruments.append(ins)
+
+    dumping = []
+    for i, d in enumerate(_list("grid.dumping", grid.get("dumping", [sc.dumping.enabled]))):
+        if not isinstance(d, bool):
+            raise ExperimentError(f"grid.dumping[{i}]", d, "must be true or false")
+        dumping.append(d)
+
+    events = []
+    for i, group in enumerate(_list("grid.events", grid.get("events", [[]]))):
+        if isinstance(group, str):
+            group = [group]
+        if not isinstance(group, list):
+            raise ExperimentError(f"grid.events[{i}]", group, "must be a list of event strings")
+        for e in group:
+            if not isinstance(e, str):
+                raise ExperimentError(
+                    f"grid.events[{i}]", e, "must be an event string like 'export_ban:start=60,duration=24'"
+                )
+            try:
+                parse_event(e)
+            except BlocsimError as exc:
+                raise ExperimentError(f"grid.events[{i}]", e, f"bad event: {exc}") from None
+        events.append(tuple(group))
+
+    stock = []
+    for i, s in enumerate(_list("grid.member_stockpile_months", grid.get("member_stockpile_months", ["scenario"]))):
+        if s == "scenario":
+            stock.append(None)
+        elif isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= 24:
+            raise ExperimentError(f"grid.member_stockpile_months[{i}]", s, "must be 0-24 months or 'scenario'")
+        else:
+            stock.append(float(s))
+
+    from model.recorder import COLUMNS
+
+    keep = data.get("keep_series", [])
+    if not isinstance(keep, list):
+        raise ExperimentError("keep_series", keep, "must be a list of per-step column names")
+    for col in keep:
+        if col not in COLUMNS:
+            raise ExperimentError("keep_series", col, "unknown per-step column (see model/recorder.py COLUMNS)")
+
+    name = data["name"]
+    if not isinstance(name, str) or not name:
+        raise ExperimentError("name", name, "must be a non-empty string")
+    return Experiment(
+        name=name,
+        scenario=data["scenario"],
+        seed=seed,
+        replicates=replicates,
+        steps=steps,
+        membership=tuple(membership),
+        floor=tuple(floors),
+        floor_mode=floor_mode,
+        instrument=tuple(instruments),
+        dumping=tuple(dumping),
+        events=tuple(events),
+        member_stockpile_months=tuple(stock),
+        keep_series=tuple(keep),
+        description=str(data.get("description", "")),
+        text=text,
+    )
+
+
+def _resolve(sc, where: str, members: Any) -> None:
+    try:
+        sc.resolve_members(members)
+    except BlocsimError as exc:
+        raise ExperimentError(where, members, str(exc)) from None

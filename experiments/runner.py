@@ -1,0 +1,189 @@
+"""Run a declared experiment: one function runs a run, any executor runs many.
+
+``execute_run`` builds, runs and measures one run and never raises: a failure
+becomes a row with its error. ``run_sweep`` sends the runs that are not yet
+finished to an executor -- in-process (``serial``), a pool of processes forked
+from a preloaded server (``processes``, the default, all cores), or Dask (``dask``: an existing
+scheduler at an address, e.g. one started by dask-jobqueue on SLURM or by
+dask-kubernetes, or a LocalCluster) -- and stores each result as it arrives
+(``experiments.storage``). Seeds come from the experiment (``RunSpec.seed``),
+so results do not depend on the backend, the number of workers or the order.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from experiments.config import Experiment, ExperimentError, RunSpec
+from experiments.metrics import METRICS, run_metrics
+from experiments.storage import ResultStore
+
+BACKENDS = ("serial", "processes", "dask")
+
+
+@lru_cache(maxsize=8)
+def _scenario(name: str):
+    from model import load_scenario
+
+    return load_scenario(name)
+
+
+def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Build, run and measure one run: (its row, its kept per-step series or None)."""
+    from model import BlocModel
+
+    row: dict[str, Any] = {
+        "run_id": spec.run_id,
+        "point_id": spec.point_id,
+        "replicate": spec.replicate,
+        "seed": spec.seed,
+        **spec.params(),
+    }
+    t0 = time.perf_counter()
+    series = None
+    try:
+        model = BlocModel(
+            _scenario(spec.scenario),
+            members=list(spec.members),
+            floor=spec.floor,
+            instrument=spec.instrument,
+            seed=spec.seed,
+            events=spec.events,
+            dumping=spec.dumping,
+            member_stockpile_months=spec.member_stockpile_months,
+            steps=spec.steps,
+        )
+        model.run()
+        df = model.datacollector.get_model_vars_dataframe()
+        row.update(run_metrics(model, df))
+        row["error"] = None
+        if spec.keep_series:
+            series = df[["step", *spec.keep_series]].assign(run_id=spec.run_id)
+    except Exception as exc:  # recorded as a row; the sweep goes on
+        row.update({k: math.nan for k in METRICS})
+        row["error"] = f"{type(exc).__name__}: {exc} | " + traceback.format_exc(limit=3).replace("\n", " ")[-500:]
+    row["wall_time"] = time.perf_counter() - t0
+    return row, series
+
+
+@contextmanager
+def make_executor(backend: str, workers: int, scheduler: str | None = None) -> Iterator[Executor | None]:
+    """An executor for ``backend`` (None for serial), closed afterwards."""
+    if backend == "serial":
+        yield None
+    elif backend == "processes":
+        # forkserver: workers are forked from a clean server process that has blocsim imported
+        # (spawn would import it again in every worker; plain fork copies this process's threads)
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["model", "experiments.runner"])
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+            yield ex
+    elif backend == "dask":
+        try:
+            from dask.distributed import Client, LocalCluster
+        except ImportError:
+            raise ExperimentError("--backend", "dask", "needs Dask: pip install 'blocsim[dask]'") from None
+        cluster = None
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+            )
+            client = Client(cluster)
+        try:
+            yield client.get_executor()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    else:
+        raise ExperimentError("--backend", backend, f"unknown backend (known: {', '.join(BACKENDS)})")
+
+
+def _results(executor: Executor | None, specs: list[RunSpec]):
+    """(spec, result) pairs as runs finish."""
+    if executor is None:
+        for spec in specs:
+            yield spec, execute_run(spec)
+        return
+    futures = {executor.submit(execute_run, spec): spec for spec in specs}
+    try:
+        for fut in as_completed(futures):
+            spec = futures[fut]
+            try:
+                yield spec, fut.result()
+            except Exception as exc:  # the worker itself died
+                row = {
+                    "run_id": spec.run_id,
+                    "point_id": spec.point_id,
+                    "replicate": spec.replicate,
+                    "seed": spec.seed,
+                    **spec.params(),
+                    **{k: math.nan for k in METRICS},
+                    "error": f"worker failed: {type(exc).__name__}: {exc}",
+                    "wall_time": math.nan,
+                }
+                yield spec, (row, None)
+    finally:
+        for fut in futures:
+            fut.cancel()
+
+
+def run_sweep(
+    experiment: Experiment,
+    out: str | Path,
+    backend: str = "processes",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run every run of ``experiment`` not yet in ``out``; return all its runs as a DataFrame.
+
+    Re-running on the same ``out`` resumes: finished runs are not run again
+    (failed ones are). Another experiment's ``out`` is refused.
+    """
+    if backend not in BACKENDS:
+        raise ExperimentError("backend", backend, f"unknown backend (known: {', '.join(BACKENDS)})")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ExperimentError("workers", workers, "must be a whole number >= 1")
+    workers = workers or (1 if backend == "serial" else os.cpu_count() or 1)
+    store = ResultStore(Path(out), experiment)
+    specs = experiment.runs()
+    done = store.finished_ids()
+    todo = [s for s in specs if s.run_id not in done]
+    store.start(backend, workers, len(specs))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(specs), initial=len(specs) - len(todo), unit="run", desc=experiment.name, smoothing=0.1)
+    status = "interrupted"
+    try:
+        if todo:
+            with make_executor(backend, workers, scheduler) as executor:
+                for _spec, (row, series) in _results(executor, todo):
+                    store.add(row, series)
+                    if bar is not None:
+                        bar.update(1)
+                        if row["error"] is not None:
+                            bar.set_postfix_str(f"failed: {row['run_id']}")
+        status = "finished"
+    finally:
+        if bar is not None:
+            bar.close()
+        store.fold()
+        store.finish(status)
+    return store.load()
