@@ -152,7 +152,6 @@ def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: s
         )
         ax.set_xticks(range(len(floors)), [f"{f:g}" for f in floors])
         ax.set_yticks(range(len(rows)), rows)
-        ax.set_xlabel(floor_label)
         ax.set_title(_instrument_title(ins))
         if len(rows) * len(floors) <= 120:
             for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
@@ -168,6 +167,7 @@ def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: s
                         color="black" if shade > 0.6 else "white",
                     )
     axes[0][0].set_ylabel("Bloc members (first k of the accession order)")
+    fig.supxlabel(floor_label, fontsize=9)
     fig.colorbar(image, ax=axes[0].tolist(), label=label, shrink=0.9)
     return _save(fig, out, f"heatmap_{metric}{tag}")
 
@@ -196,10 +196,10 @@ def lines(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str 
             x = line["floor_level"]
             ax.plot(x, line["mean"] / scale, color=colour, lw=1.4, marker="o", ms=2.5, label=mem)
             ax.fill_between(x, line["ci_low"] / scale, line["ci_high"] / scale, color=colour, alpha=0.15, lw=0)
-        ax.set_xlabel(floor_label)
         ax.set_title(_instrument_title(ins))
         ax.grid(alpha=0.3, lw=0.5)
     axes[0][0].set_ylabel(label)
+    fig.supxlabel(floor_label, fontsize=9)
     axes[0][-1].legend(
         title="members", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, ncols=2 if len(rows) > 8 else 1
     )

@@ -32,3 +32,16 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     proc = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_citation_matches_the_package():
+    import model
+
+    text = (ROOT / "CITATION.cff").read_text()
+    assert "cff-version: 1.2.0" in text
+    for key in ("title:", "authors:", "message:", "version:", "license: Apache-2.0"):
+        assert key in text
+    assert f"version: {model.__version__}" in text
+    assert f'version = "{model.__version__}"' in (ROOT / "pyproject.toml").read_text()
+    assert f"## {model.__version__}" in (ROOT / "CHANGELOG.md").read_text()
+    assert "Apache License" in (ROOT / "LICENSE").read_text()
