@@ -9,9 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from model.scenario import BlocsimError, ScenarioError, parse_event
@@ -48,38 +46,25 @@ SUMMARY_LABELS = {
 }
 
 
-def _members_arg(text: str) -> str:
-    return text
+def _number(flag: str, kind: type, minimum: float, what: str):
+    """An argparse type: a ``kind`` number >= ``minimum``, else one message naming flag and value."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} = {text!r}: must be {what}") from None
+        if not math.isfinite(value) or value < minimum:
+            raise argparse.ArgumentTypeError(f"{flag} = {text!r}: must be {what}")
+        return value
+
+    return parse
 
 
-def _floor_arg(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--floor = {text!r}: must be a number ($/kg)") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"--floor = {text!r}: must be a number >= 0 ($/kg)")
-    return value
-
-
-def _seed_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed = {text!r}: must be a whole number >= 0") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed = {text!r}: must be a whole number >= 0")
-    return value
-
-
-def _steps_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--steps = {text!r}: must be a whole number >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--steps = {text!r}: must be a whole number >= 1")
-    return value
+_floor_arg = _number("--floor", float, 0.0, "a number >= 0 ($/kg)")
+_seed_arg = _number("--seed", int, 0, "a whole number >= 0")
+_steps_arg = _number("--steps", int, 1, "a whole number >= 1")
+_workers_arg = _number("--workers", int, 1, "a whole number >= 1")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,7 +97,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--members",
         default="EU,US,JP",
-        type=_members_arg,
         help="bloc members: country codes (EU,US,JP), a number k (first k of the accession order), "
         "or 0/none for no bloc (default: %(default)s)",
     )
@@ -174,16 +158,6 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
     plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
     return parser
-
-
-def _workers_arg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--workers = {text!r}: must be a whole number >= 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--workers = {text!r}: must be a whole number >= 1")
-    return value
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -283,23 +257,18 @@ def run_metadata(model, args) -> dict[str, str]:
 
 
 def write_parquet_atomic(df, path: Path, metadata: dict[str, str] | None = None) -> None:
-    """Write ``df`` to ``path`` through a temporary file and a rename: never half-written."""
+    """Write ``df`` to ``path`` with ``metadata`` in its schema; never half-written."""
     import pyarrow as pa
     import pyarrow.parquet as pq
+
+    from experiments.storage import atomic_write_bytes
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     if metadata:
         meta = dict(table.schema.metadata or {})
         meta.update({f"blocsim.{k}".encode(): str(v).encode() for k, v in metadata.items()})
         table = table.replace_schema_metadata(meta)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp))
 
 
 def format_summary(model, summary: dict[str, float]) -> str:

@@ -121,13 +121,20 @@ def _tag(value) -> str:
     return text.replace(" ", "").replace("/", "-") or "none"
 
 
-def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "") -> list[Path]:
+def _panels(agg: pd.DataFrame, metric: str):
+    """(rows of the metric, label, scale, format, instruments, membership order), or None if all NaN."""
     sub = agg[agg["metric"] == metric]
     if sub["mean"].notna().sum() == 0:
-        return []
+        return None
     label, scale, fmt = LABELS.get(metric, (metric, 1.0, "{:.2g}"))
-    instruments = list(dict.fromkeys(sub["instrument"]))
-    rows = _membership_order(sub)
+    return sub, label, scale, fmt, list(dict.fromkeys(sub["instrument"])), _membership_order(sub)
+
+
+def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "") -> list[Path]:
+    panels = _panels(agg, metric)
+    if panels is None:
+        return []
+    sub, label, scale, fmt, instruments, rows = panels
     floors = sorted(sub["floor_level"].unique())
     vals = sub["mean"] / scale
     vmin, vmax = np.nanmin(vals), np.nanmax(vals)
@@ -173,12 +180,10 @@ def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: s
 
 
 def lines(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "") -> list[Path]:
-    sub = agg[agg["metric"] == metric]
-    if sub["mean"].notna().sum() == 0:
+    panels = _panels(agg, metric)
+    if panels is None:
         return []
-    label, scale, _ = LABELS.get(metric, (metric, 1.0, ""))
-    instruments = list(dict.fromkeys(sub["instrument"]))
-    rows = _membership_order(sub)
+    sub, label, scale, _, instruments, rows = panels
     colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(rows)))
     fig, axes = plt.subplots(
         1,

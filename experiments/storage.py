@@ -112,7 +112,7 @@ class ResultStore:
         self.parts = self.out / "parts"
         self.series = self.out / "series"
         self._last_fold = time.monotonic()
-        self._pending: list[dict[str, Any]] = []
+        self._order = {spec.run_id: i for i, spec in enumerate(experiment.runs())}
 
     # ------------------------------------------------------------ manifest
     def start(self, backend: str, workers: int, n_runs: int) -> None:
@@ -160,7 +160,6 @@ class ResultStore:
             self.series.mkdir(exist_ok=True)
             write_parquet(series, self.series / f"{row['run_id']}.parquet")
         write_parquet(pd.DataFrame([row]), self.parts / f"{row['run_id']}.parquet")
-        self._pending.append(row)
         if time.monotonic() - self._last_fold > self.FOLD_EVERY:
             self.fold()
 
@@ -186,14 +185,12 @@ class ResultStore:
             write_parquet(df, self.out / RUNS)
             for p in parts:
                 p.unlink(missing_ok=True)
-        self._pending.clear()
         self._last_fold = time.monotonic()
 
     def _ordered(self, df: pd.DataFrame) -> pd.DataFrame:
         if df.empty:
             return df
-        order = {s.run_id: i for i, s in enumerate(self.experiment.runs())}
-        df = df.assign(_order=df["run_id"].map(order)).sort_values("_order", kind="stable")
+        df = df.assign(_order=df["run_id"].map(self._order)).sort_values("_order", kind="stable")
         return df.drop(columns="_order").reset_index(drop=True)
 
     def load(self) -> pd.DataFrame:

@@ -128,9 +128,9 @@ class BlocModel(mesa.Model):
                 plant.strategies.append(ExportControls(self.events))
                 if self.dumping_enabled and isinstance(plant, RefinerState):
                     plant.strategies.append(Dumping(scenario.dumping))
-        self.start_capacity = {
-            "mining": self._capacity(self.mines, "member"),
-            "refining": self._capacity(self.refiners, "member"),
+        self.start_capacity = {  # members' installed capacity at the start, t/month
+            "mining": sum(p.capacity for p in self.mines if p.code in self.members),
+            "refining": sum(p.capacity for p in self.refiners if p.code in self.members),
         }
         self.recorder = StepRecorder(self)
         self.datacollector = self.recorder.collector  # a mesa.DataCollector
@@ -168,14 +168,6 @@ class BlocModel(mesa.Model):
         return self._last_prices[stage][segment]
 
     # ------------------------------------------------------------ aggregates
-    @staticmethod
-    def _capacity(plants, group: str | None = None, model=None, online=False) -> float:
-        total = 0.0
-        for p in plants:
-            if group is None or p.model.group_of(p.code) == group:
-                total += p.online_capacity if online else p.capacity
-        return total
-
     def member_capacity_share(self, stage: str) -> float:
         plants = self.refiners if stage == "refined" else self.mines
         total = sum(p.online_capacity for p in plants)

@@ -121,7 +121,7 @@ class StepRecorder:
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
         row["concentrate_traded"] = sum(conc.traded)
         row["refined_output"] = sum(p.output for p in m.refiners)
-        by = {"bloc": [0.0] * 4, "home": [0.0] * 4, "world": [0.0] * 4}
+        by = {"bloc": [0.0] * 3, "home": [0.0] * 3, "world": [0.0] * 3}  # demand, consumed, unmet
         stock_bloc = stock_other = spend_bloc = 0.0
         for c in m.consumers:
             k = m.segment_of(c.code)
