@@ -270,3 +270,19 @@ def test_sigkill_mid_sweep_then_resume_equals_uninterrupted(tiny, tmp_path):
     pd.testing.assert_frame_equal(comparable(resumed), comparable(full))
     # the runs saved before the kill keep their original wall times: they were not redone
     pd.testing.assert_series_equal(resumed.set_index("run_id").loc[saved.index, "wall_time"], saved)
+
+
+def test_cli_sweep_exits_1_when_runs_fail(tmp_path, monkeypatch, capsys):
+    import experiments.runner as runner
+
+    def broken(name):
+        raise RuntimeError("scenario store offline")
+
+    monkeypatch.setattr(runner, "_scenario", broken)
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(TINY)
+    code = main(["sweep", str(exp), "--out", str(tmp_path / "res"), "--backend", "serial", "--no-progress"])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert "0 runs done, 16 failed" in captured.out and "scenario store offline" in captured.err
+    assert (tmp_path / "res" / "runs.parquet").exists()
