@@ -18,9 +18,10 @@ Algorithm (``clear``): successive shortest paths on the flow network
 trade and repeatedly push flow along the cheapest residual path from S to T
 (Dijkstra on reduced costs, Johnson potentials) while that path's cost is
 negative, i.e. while one more unit adds welfare. Each augmentation saturates a
-tranche, a bid, or a cap, so there are at most about (#offers + #bids +
-#caps) of them. Bids of the same segment and price are merged and their fill
-is shared pro rata (the rationing rule).
+tranche, a bid, or a cap; a new search is needed only after a tranche or cap
+(not a bid) is used up, so there are about (#offers + #caps) searches. Bids of
+the same segment and price are merged and their fill is shared pro rata (the
+rationing rule).
 
 Prices: the segment price is the dual of its balance. The set of equilibrium
 price vectors is an interval lattice ``[lo, hi]``: ``hi[k]`` is the cheapest
@@ -136,12 +137,18 @@ def clear(
     caps = caps or {}
     S, T = 0, 1
     # Merge bids of equal (segment, price): one edge each, fills pro rata.
-    groups: dict[tuple[int, float], list[int]] = {}
+    groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     for b, bid in enumerate(bids):
         if bid.quantity > EPS and bid.price >= 0.0:
-            if not 0 <= bid.segment < K:
-                raise ValueError(f"bid segment {bid.segment} outside 0..{K - 1}")
-            groups.setdefault((bid.segment, bid.price), []).append(b)
+            key = (bid.segment, bid.price)
+            group = groups.get(key)
+            if group is None:
+                if not 0 <= bid.segment < K:
+                    raise ValueError(f"bid segment {bid.segment} outside 0..{K - 1}")
+                groups[key] = [bid.quantity, [b]]
+            else:
+                group[0] += bid.quantity
+                group[1].append(b)
     cap_nodes: dict[tuple[str, int], int] = {}
     n = 2 + K
     for key, c in caps.items():
@@ -188,8 +195,7 @@ def clear(
     # the search only ever needs a segment's best unfilled bid.
     bid_edges: list[tuple[int, list[int]]] = []
     bids_out: dict[int, list[int]] = {}
-    for (k, price), members in sorted(groups.items(), key=lambda kv: -kv[0][1]):
-        qty = sum(bids[b].quantity for b in members)
+    for (k, price), (qty, members) in sorted(groups.items(), key=lambda kv: -kv[0][1]):
         e = g.add(2 + k, T, qty, -price, listed=False)
         bid_edges.append((e, members))
         bids_out.setdefault(2 + k, []).append(e)
@@ -248,36 +254,47 @@ def clear(
 def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int, bids_out: dict[int, list[int]]) -> None:
     """Augment along cheapest S-T paths while they add welfare (cost < 0).
 
-    The search stops once T is settled; nodes not settled then move their potential by
-    dist[T] (which keeps every reduced cost non-negative). Edges out of T are never
-    searched: no S-T path passes through T. A segment's bid edges only lose capacity
-    (no path unfills a bid), so a pointer to its best unfilled bid suffices.
+    Bid edges (segment -> T) are kept out of the search: one Dijkstra (reduced costs,
+    Johnson potentials) finds the cheapest path from S to every segment, and a path to T
+    is such a path plus the segment's best unfilled bid. While augmentations saturate only
+    bids, no distance to a segment changes (the reverses of shortest-path edges have reduced
+    cost 0), so the next path is read off the same search ("walking down the bid ladder");
+    a new search is needed only when a tranche or a cap is used up. A search stops once
+    every segment with bids is settled; nodes not settled then move their potential by
+    that distance, which keeps every reduced cost non-negative. Edges out of T are never
+    searched: no S-T path passes through T.
     """
     to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
     n = len(adj)
-    best = {u: 0 for u in bids_out}  # index of the best unfilled bid edge per segment node
+    segments = list(bids_out)
+    best = dict.fromkeys(segments, 0)  # index of each segment's best unfilled bid edge
+
+    def top(u: int) -> int:
+        edges = bids_out[u]
+        i = best[u]
+        while i < len(edges) and cap[edges[i]] <= EPS:
+            i += 1
+        best[u] = i
+        return edges[i] if i < len(edges) else -1
+
     while True:
         dist = [INF] * n
         prev = [-1] * n
         dist[S] = 0.0
         heap = [(0.0, S)]
+        waiting = set(segments)  # stop once every segment with bids is settled
+        reach = INF  # distance at which the search stopped
         while heap:
             d, u = heapq.heappop(heap)
-            if u == T:
-                break  # settled: the rest of the search cannot shorten the path to T
             if d > dist[u]:
                 continue
+            if u in waiting:
+                waiting.discard(u)
+                if not waiting:
+                    reach = d
+                    break
             pu = pot[u]
-            out = adj[u]
-            if u in best:
-                edges = bids_out[u]
-                i = best[u]
-                while i < len(edges) and cap[edges[i]] <= EPS:
-                    i += 1
-                best[u] = i
-                if i < len(edges):
-                    out = [*out, edges[i]]
-            for e in out:
+            for e in adj[u]:
                 if cap[e] > EPS:
                     v = to[e]
                     nd = d + cost[e] + pu - pot[v]
@@ -285,26 +302,40 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int, bids
                         dist[v] = nd
                         prev[v] = e
                         heapq.heappush(heap, (nd, v))
-        dT = dist[T]
-        if dT == INF:
-            return
-        for v in range(n):  # unsettled nodes move by dist[T]: reduced costs stay >= 0
-            pot[v] += dist[v] if dist[v] < dT else dT
-        if pot[T] - pot[S] >= -1e-9:  # the next unit would not add welfare
-            return
-        push = INF
-        v = T
-        while v != S:
-            e = prev[v]
-            if cap[e] < push:
-                push = cap[e]
-            v = to[e ^ 1]
-        v = T
-        while v != S:
-            e = prev[v]
-            cap[e] -= push
-            cap[e ^ 1] += push
-            v = to[e ^ 1]
+        for v in range(n):  # nodes beyond the stop move by `reach`: reduced costs stay >= 0
+            if dist[v] < reach:
+                pot[v] += dist[v]
+            elif reach < INF:
+                pot[v] += reach
+        while True:
+            # cheapest S-T path: (actual) cost of reaching a segment plus its best bid
+            seg, bid, path_cost = -1, -1, -1e-9
+            for u in segments:
+                if dist[u] < INF:
+                    e = top(u)
+                    if e >= 0 and pot[u] - pot[S] + cost[e] < path_cost:
+                        seg, bid, path_cost = u, e, pot[u] - pot[S] + cost[e]
+            if seg < 0:
+                return  # no path adds welfare
+            push = cap[bid]
+            v = seg
+            while v != S:
+                e = prev[v]
+                if cap[e] < push:
+                    push = cap[e]
+                v = to[e ^ 1]
+            cap[bid] -= push
+            cap[bid ^ 1] += push
+            used_up = False
+            v = seg
+            while v != S:
+                e = prev[v]
+                cap[e] -= push
+                cap[e ^ 1] += push
+                used_up = used_up or cap[e] <= EPS
+                v = to[e ^ 1]
+            if used_up:
+                break  # a tranche or cap is used up: search again
 
 
 def _distances(g: _Graph, init: Mapping[int, float], forward: bool, extra: Mapping[int, list[int]]) -> list[float]:
