@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from experiments.config import Experiment, ExperimentError
 
@@ -113,6 +115,8 @@ class ResultStore:
         self.series = self.out / "series"
         self._last_fold = time.monotonic()
         self._order = {spec.run_id: i for i, spec in enumerate(experiment.runs())}
+        self._stored = self._read_all()  # runs on disk when the sweep (re)starts
+        self._new: list[dict[str, Any]] = []  # rows stored since, also on disk as parts
 
     # ------------------------------------------------------------ manifest
     def start(self, backend: str, workers: int, n_runs: int) -> None:
@@ -159,7 +163,9 @@ class ResultStore:
         if series is not None:
             self.series.mkdir(exist_ok=True)
             write_parquet(series, self.series / f"{row['run_id']}.parquet")
-        write_parquet(pd.DataFrame([row]), self.parts / f"{row['run_id']}.parquet")
+        table = pa.Table.from_pylist([row])
+        atomic_write_bytes(self.parts / f"{row['run_id']}.parquet", lambda tmp: pq.write_table(table, tmp))
+        self._new.append(row)
         if time.monotonic() - self._last_fold > self.FOLD_EVERY:
             self.fold()
 
@@ -178,13 +184,17 @@ class ResultStore:
         return df.drop_duplicates("run_id", keep="last")
 
     def fold(self) -> None:
-        """Merge part files into runs.parquet (atomically), then remove them."""
+        """Write runs.parquet (atomically) with every run so far, then remove the parts."""
         parts = sorted(self.parts.glob("*.parquet")) if self.parts.exists() else []
-        if parts or not (self.out / RUNS).exists():
-            df = self._ordered(self._read_all())
-            write_parquet(df, self.out / RUNS)
+        if parts or self._new or not (self.out / RUNS).exists():
+            frames = [f for f in (self._stored, pd.DataFrame(self._new)) if len(f)]
+            df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            if len(df):  # a run re-done after a failure replaces its failed row
+                df = df.drop_duplicates("run_id", keep="last")
+            write_parquet(self._ordered(df), self.out / RUNS)
             for p in parts:
                 p.unlink(missing_ok=True)
+            self._stored, self._new = self._read_all(), []
         self._last_fold = time.monotonic()
 
     def _ordered(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +209,6 @@ class ResultStore:
 
     def finished_ids(self) -> set[str]:
         """Runs that finished without error (failed runs are tried again on resume)."""
-        df = self._read_all()
-        if df.empty:
-            return set()
-        return set(df.loc[df["error"].isna(), "run_id"])
+        df = self._stored
+        done = set() if df.empty else set(df.loc[df["error"].isna(), "run_id"])
+        return done | {row["run_id"] for row in self._new if row["error"] is None}
