@@ -210,3 +210,17 @@ def test_run_continues_past_horizon(sc):
     m.run()
     m.run(6)
     assert m.recorder.n == 18
+
+
+def test_baseline_reproduces_the_2024_market(sc):
+    """Pattern: without a bloc, oxide trades near its 2024 price (~55 $/kg, Fastmarkets/Benchmark),
+    China keeps ~90% of separation capacity, and price spikes are rare."""
+    for seed in (1, 2):
+        df = run(sc, members=None, seed=seed).datacollector.get_model_vars_dataframe()
+        price = df.price_world_refined
+        assert 45 < price.iloc[:12].mean() < 65
+        assert 45 < price.mean() < 75
+        assert (price > 2 * sc.market.reference_price).mean() < 0.05
+        share = df.capacity_refining_dominant / (df.capacity_refining_dominant + df.capacity_refining_other)
+        assert (share > 0.8).all()
+        assert df.unmet_world.sum() / df.demand_world.sum() < 0.02
