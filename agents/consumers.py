@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 import mesa
 
 from agents.producers import KG, Quote
-from model.scenario import Consumer, Defaults
 
 if TYPE_CHECKING:
     from model.model import BlocModel
+    from model.scenario import Consumer, Defaults
 
 USE, STOCK, ESSENTIAL, RELEASE = 0, 1, 2, 3  # bid tags: elastic steps, stockpile top-up,
 # choke-price step, the part of the top steps a stockpile covers (bid at the release price)

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from model.scenario import Defaults, Role
-
 if TYPE_CHECKING:
     from model.model import BlocModel
+    from model.scenario import Defaults, Role
 
 KG = 1000.0  # kg per tonne
 

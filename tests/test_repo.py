@@ -45,3 +45,10 @@ def test_citation_matches_the_package():
     assert f'version = "{model.__version__}"' in (ROOT / "pyproject.toml").read_text()
     assert f"## {model.__version__}" in (ROOT / "CHANGELOG.md").read_text()
     assert "Apache License" in (ROOT / "LICENSE").read_text()
+
+
+@pytest.mark.parametrize("first", ["agents", "model", "experiments", "agents.producers", "experiments.cli"])
+def test_each_package_imports_on_its_own(first):
+    """Any package can be imported first (no import cycle)."""
+    proc = subprocess.run([sys.executable, "-c", f"import {first}"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
