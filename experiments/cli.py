@@ -36,7 +36,8 @@ SUMMARY_LABELS = {
     "member_capacity_start": ("members' separation capacity at start", "t/month"),
     "member_capacity_end": ("members' separation capacity at end", "t/month"),
     "member_mining_capacity_end": ("members' mining capacity at end", "t/month"),
-    "member_exits": ("member plants gone offline (exits)", ""),
+    "member_exits": ("member plant exits (each time one goes offline)", ""),
+    "member_plants_exited": ("member plants that exited at least once", ""),
     "fiscal_cost": ("fiscal cost to the bloc (CfD + stock - levy)", "$"),
     "levy_revenue": ("levy revenue", "$"),
     "cfd_paid": ("CfD payments", "$"),
@@ -67,6 +68,15 @@ _steps_arg = _number("--steps", int, 1, "a whole number >= 1")
 _workers_arg = _number("--workers", int, 1, "a whole number >= 1")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("blocsim")
+    except PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with exit status 2 and a one-line message (argparse's default status is 2 too)."""
 
@@ -83,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"blocsim {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser(
         "run",

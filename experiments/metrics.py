@@ -18,7 +18,8 @@ Resilience to the export ban
 
 Dumping
 - ``member_capacity_retained`` = members' separation capacity at the end / at the start
-- ``member_exits`` = member plants gone offline for lack of cash
+- ``member_exits`` = times member plants went offline for lack of cash;
+  ``member_plants_exited`` = distinct member plants that did
 - ``dumping_margin`` = sum(dumped x (dominant_unit_cost - dumping_realised)) / sum(dumped),
   $/kg, over months with dumped volume: how far below its own cost it sold
 - ``dominant_share_bloc`` = sum(supply_bloc_dominant) / sum(supply_bloc), whole run
@@ -52,7 +53,8 @@ METRICS: dict[str, str] = {
     "self_sufficiency": "share of bloc consumption from member supply",
     "supply_hhi": "Herfindahl index of bloc supply by origin",
     "member_capacity_retained": "members' separation capacity, end / start",
-    "member_exits": "member plants gone offline",
+    "member_exits": "member plant exits (episodes)",
+    "member_plants_exited": "member plants that exited at least once",
     "dumping_margin": "dominant supplier's cost minus its dumping price, $/kg",
     "dominant_share_bloc": "dominant supplier's share of bloc supply",
     "dumping_loss": "dominant supplier's dumping loss, $",
@@ -107,6 +109,7 @@ def run_metrics(model: BlocModel, df: pd.DataFrame | None = None) -> dict[str, f
 
     out["member_capacity_retained"] = _ratio(summary["member_capacity_end"], summary["member_capacity_start"])
     out["member_exits"] = summary["member_exits"]
+    out["member_plants_exited"] = summary["member_plants_exited"]
     dumped = df["dumped"].to_numpy(dtype=float)
     gap = (df["dominant_unit_cost"] - df["dumping_realised"]).to_numpy(dtype=float)
     mask = (dumped > 1e-9) & ~np.isnan(gap)

@@ -8,7 +8,9 @@ Formulas (sums over the months recorded unless said otherwise):
 - ``dominant_share_bloc_end``: sum(supply_bloc_dominant) / sum(supply_bloc), last 12 months;
 - ``member_capacity_end``: members' installed separation capacity in the last month, t/month
   (``member_mining_capacity_end`` the same for mines);
-- ``member_exits``: member plants that went offline for lack of cash (count);
+- ``member_exits``: times member plants went offline for lack of cash (a plant that restarts
+  when dumping pauses and is driven out again counts each time);
+  ``member_plants_exited``: how many distinct member plants did;
 - ``fiscal_cost``: CfD paid + stockpile purchases - stockpile sales - levy revenue
   - value of the joint stock at the last bloc price, $;
 - ``consumer_cost_bloc``: what bloc consumers paid for refined product, $;
@@ -65,6 +67,9 @@ def summarise(model: BlocModel) -> dict[str, float]:
         "member_mining_capacity_end": float(c("capacity_mining_member")[-1]) if n else math.nan,
         "member_capacity_start": float(model.start_capacity["refining"]),
         "member_exits": float(c("member_exits_cum")[-1]) if n else 0.0,
+        "member_plants_exited": float(
+            len({(code, stage) for _, code, stage in model.exits_log if code in model.members})
+        ),
         "fiscal_cost": float(fiscal),
         "levy_revenue": float(totals["levy_revenue"]),
         "cfd_paid": float(totals["cfd_paid"]),

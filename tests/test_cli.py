@@ -33,6 +33,12 @@ def test_help_documents_run(capsys):
         assert flag in out
 
 
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("blocsim ")
+
+
 def test_run_prints_summary_and_writes_parquet(tmp_path, capsys):
     out = tmp_path / "run.parquet"
     code = main(
