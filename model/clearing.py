@@ -21,7 +21,8 @@ negative, i.e. while one more unit adds welfare. Each augmentation saturates a
 tranche, a bid, or a cap; a new search is needed only after a tranche or cap
 (not a bid) is used up, so there are about (#offers + #caps) searches. Bids of
 the same segment and price are merged and their fill is shared pro rata (the
-rationing rule).
+rationing rule); so are offers with the same ask and landed costs, unless their
+seller is capped: an allocation never depends on the order of the offers.
 
 Prices: the segment price is the dual of its balance. The set of equilibrium
 price vectors is an interval lattice ``[lo, hi]``: ``hi[k]`` is the cheapest
@@ -155,25 +156,38 @@ def clear(
         if c > EPS and math.isfinite(c):
             cap_nodes[key] = n
             n += 1
+    # Merge offers with the same ask and landed costs whose seller has no caps: one tranche
+    # node each, sales shared pro rata (the same rationing rule as for bids). Offers of
+    # capped sellers keep their own nodes.
+    capped = {seller for seller, _ in caps}
+    offer_groups: dict[object, list] = {}  # key -> [total quantity, offer indices, adder row]
+    for j, off in enumerate(offers):
+        if off.quantity <= EPS:
+            continue
+        row = tuple(adders[j]) if adders is not None else (0.0,) * K
+        key = ("own", j) if off.seller in capped else (off.ask, row)
+        group = offer_groups.get(key)
+        if group is None:
+            offer_groups[key] = [off.quantity, [j], row]
+        else:
+            group[0] += off.quantity
+            group[1].append(j)
     tranche0 = n
-    n += len(offers)
+    n += len(offer_groups)
     g = _Graph(n)
 
     # Initial potentials: shortest distances from S in the (acyclic) empty network.
     pot = [INF] * n
     pot[S] = 0.0
-    tranche_edges: list[list[tuple[int, int]]] = []  # per offer: (segment, edge)
-    for j, off in enumerate(offers):
+    tranche_edges: list[tuple[list[int], float, list[tuple[int, int]]]] = []  # (offers, quantity, routes)
+    for node, (qty, members, row) in enumerate(offer_groups.values(), start=tranche0):
+        off = offers[members[0]]
         routes: list[tuple[int, int]] = []
-        tranche_edges.append(routes)
-        if off.quantity <= EPS:
-            continue
-        node = tranche0 + j
-        g.add(S, node, off.quantity, off.ask)
+        tranche_edges.append((members, qty, routes))
+        g.add(S, node, qty, off.ask)
         pot[node] = off.ask
-        row = adders[j] if adders is not None else None
         for k in range(K):
-            t = row[k] if row is not None else 0.0
+            t = row[k]
             if t == INF:
                 continue
             key = (off.seller, k)
@@ -209,13 +223,14 @@ def clear(
 
     flows = [[0.0] * K for _ in offers]
     welfare = 0.0
-    for j, routes in enumerate(tranche_edges):
-        ask = offers[j].ask
+    for members, qty, routes in tranche_edges:
+        ask = offers[members[0]].ask
         for k, e in routes:
             x = g.cap[e ^ 1]
             if x > EPS:
-                flows[j][k] += x
                 welfare -= (ask + g.cost[e]) * x
+                for j in members:
+                    flows[j][k] += x * offers[j].quantity / qty
     fills = [0.0] * len(bids)
     for e, members in bid_edges:
         y = g.cap[e ^ 1]

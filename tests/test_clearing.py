@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lp_reference import clear_lp
@@ -149,3 +150,16 @@ def test_empty_segment_has_nan_price():
     r = clear(2, [Offer("A", 10, 20)], [Bid("x", 0, 5, 30)])
     assert math.isnan(r.prices[1])
     assert r.prices[0] == 20  # surplus supply: price at the marginal offer
+
+
+def test_tied_offers_share_pro_rata_in_any_order():
+    """Offers with the same ask and landed costs (uncapped sellers) share sales pro rata."""
+    offers = [Offer("EU", 10, 30), Offer("US", 30, 30), Offer("JP", 20, 30), Offer("CN", 100, 50)]
+    adders = [[0, 2], [0, 2], [0, 2], [2, 0]]
+    bids = [Bid("x", 0, 30, 80), Bid("y", 1, 5, 60)]
+    first = clear(2, offers, bids, adders)
+    assert [round(first.flows[j][0], 9) for j in range(3)] == [5.0, 15.0, 10.0]
+    order = [2, 3, 0, 1]
+    again = clear(2, [offers[i] for i in order], bids, [adders[i] for i in order])
+    for new, old in enumerate(order):
+        assert again.flows[new] == pytest.approx(first.flows[old])
