@@ -177,7 +177,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler and args.backend != "dask":
         raise ScenarioError("--scheduler", args.scheduler, "only applies with --backend dask")
     experiment = load_experiment(args.experiment)
-    n = len(experiment.runs())
+    n = experiment.n_runs
     print(f"blocsim sweep: {experiment.name}: {n} runs -> {args.out} ({args.backend})", file=sys.stderr)
     try:
         df = run_sweep(

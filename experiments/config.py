@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,12 @@ class Experiment:
     def digest(self) -> str:
         """SHA-256 of the experiment file's contents."""
         return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def n_runs(self) -> int:
+        """Grid points x replicates (without expanding the runs)."""
+        sizes = (self.membership, self.floor, self.instrument, self.dumping, self.events, self.member_stockpile_months)
+        return math.prod(len(v) for v in sizes) * self.replicates
 
     def points(self) -> list[dict[str, Any]]:
         """The grid points, in declaration order."""

@@ -40,17 +40,29 @@ def _scenario(name: str):
     return load_scenario(name)
 
 
-def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
-    """Build, run and measure one run: (its row, its kept per-step series or None)."""
-    from model import BlocModel
-
-    row: dict[str, Any] = {
+def _row(spec: RunSpec) -> dict[str, Any]:
+    """A run's identity and grid parameters: the first columns of its row."""
+    return {
         "run_id": spec.run_id,
         "point_id": spec.point_id,
         "replicate": spec.replicate,
         "seed": spec.seed,
         **spec.params(),
     }
+
+
+def _failed(row: dict[str, Any], error: str) -> dict[str, Any]:
+    """Complete ``row`` as a failed run: NaN metrics and the error."""
+    row.update({k: math.nan for k in METRICS})
+    row["error"] = error
+    return row
+
+
+def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
+    """Build, run and measure one run: (its row, its kept per-step series or None)."""
+    from model import BlocModel
+
+    row = _row(spec)
     t0 = time.perf_counter()
     series = None
     try:
@@ -72,8 +84,7 @@ def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
         if spec.keep_series:
             series = df[["step", *spec.keep_series]].assign(run_id=spec.run_id)
     except Exception as exc:  # recorded as a row; the sweep goes on
-        row.update({k: math.nan for k in METRICS})
-        row["error"] = f"{type(exc).__name__}: {exc} | " + traceback.format_exc(limit=3).replace("\n", " ")[-500:]
+        _failed(row, f"{type(exc).__name__}: {exc} | " + traceback.format_exc(limit=3).replace("\n", " ")[-500:])
     row["wall_time"] = time.perf_counter() - t0
     return row, series
 
@@ -126,16 +137,8 @@ def _results(executor: Executor | None, specs: list[RunSpec]):
             try:
                 yield spec, fut.result()
             except Exception as exc:  # the worker itself died
-                row = {
-                    "run_id": spec.run_id,
-                    "point_id": spec.point_id,
-                    "replicate": spec.replicate,
-                    "seed": spec.seed,
-                    **spec.params(),
-                    **{k: math.nan for k in METRICS},
-                    "error": f"worker failed: {type(exc).__name__}: {exc}",
-                    "wall_time": math.nan,
-                }
+                row = _failed(_row(spec), f"worker failed: {type(exc).__name__}: {exc}")
+                row["wall_time"] = math.nan
                 yield spec, (row, None)
     finally:
         for fut in futures:
@@ -161,7 +164,7 @@ def run_sweep(
         raise ExperimentError("workers", workers, "must be a whole number >= 1")
     workers = workers or (1 if backend == "serial" else os.cpu_count() or 1)
     store = ResultStore(Path(out), experiment)
-    specs = experiment.runs()
+    specs = store.specs
     done = store.finished_ids()
     todo = [s for s in specs if s.run_id not in done]
     store.start(backend, workers, len(specs))

@@ -114,7 +114,8 @@ class ResultStore:
         self.parts = self.out / "parts"
         self.series = self.out / "series"
         self._last_fold = time.monotonic()
-        self._order = {spec.run_id: i for i, spec in enumerate(experiment.runs())}
+        self.specs = experiment.runs()  # every run, in the experiment's order
+        self._order = {spec.run_id: i for i, spec in enumerate(self.specs)}
         self._stored = self._read_all()  # runs on disk when the sweep (re)starts
         self._new: list[dict[str, Any]] = []  # rows stored since, also on disk as parts
 
@@ -191,10 +192,11 @@ class ResultStore:
             df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
             if len(df):  # a run re-done after a failure replaces its failed row
                 df = df.drop_duplicates("run_id", keep="last")
-            write_parquet(self._ordered(df), self.out / RUNS)
+            df = self._ordered(df)
+            write_parquet(df, self.out / RUNS)
             for p in parts:
                 p.unlink(missing_ok=True)
-            self._stored, self._new = self._read_all(), []
+            self._stored, self._new = df, []
         self._last_fold = time.monotonic()
 
     def _ordered(self, df: pd.DataFrame) -> pd.DataFrame:

@@ -213,13 +213,11 @@ def clear(
         e = g.add(2 + k, T, qty, -price, listed=False)
         bid_edges.append((e, members))
         bids_out.setdefault(2 + k, []).append(e)
-        if pot[2 + k] - price < pot[T]:
-            pot[T] = pot[2 + k] - price
     for v in range(n):
         if pot[v] == INF:
             pot[v] = 0.0  # unreachable from S: never relaxed into, value irrelevant
 
-    _successive_shortest_paths(g, pot, S, T, bids_out)
+    _successive_shortest_paths(g, pot, S, bids_out)
 
     flows = [[0.0] * K for _ in offers]
     welfare = 0.0
@@ -241,9 +239,11 @@ def clear(
         for b in members:
             fills[b] = bids[b].quantity * share
 
+    # every edge leaving each node, bids included: the price searches need them all
+    full_adj = [a + bids_out[u] if u in bids_out else a for u, a in enumerate(g.adj)]
     origin = {S: 0.0, T: 0.0}
-    hi = _distances(g, origin, True, bids_out)
-    lo_neg = _distances(g, origin, False, bids_out)
+    hi = _distances(g, full_adj, origin, True)
+    lo_neg = _distances(g, full_adj, origin, False)
     has_bids = [False] * K
     for k, _ in groups:
         has_bids[k] = True
@@ -259,14 +259,14 @@ def clear(
         # traded segments' prices (import parity), else its highest unserved bid.
         labels = dict(origin)
         labels.update({2 + k: prices[k] for k in range(K) if traded[k] and has_bids[k]})
-        parity = _distances(g, labels, True, bids_out)
+        parity = _distances(g, full_adj, labels, True)
         for k in range(K):
             if has_bids[k] and not traded[k]:
                 prices[k] = parity[2 + k] if parity[2 + k] < INF else price_lo[k]
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare)
 
 
-def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int, bids_out: dict[int, list[int]]) -> None:
+def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: dict[int, list[int]]) -> None:
     """Augment along cheapest S-T paths while they add welfare (cost < 0).
 
     Bid edges (segment -> T) are kept out of the search: one Dijkstra (reduced costs,
@@ -353,15 +353,14 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, T: int, bids
                 break  # a tranche or cap is used up: search again
 
 
-def _distances(g: _Graph, init: Mapping[int, float], forward: bool, extra: Mapping[int, list[int]]) -> list[float]:
+def _distances(g: _Graph, adj: list[list[int]], init: Mapping[int, float], forward: bool) -> list[float]:
     """Shortest path lengths from nodes with initial labels ``init`` (to them if not ``forward``).
 
     Bellman-Ford with a queue (SPFA) on the residual network, which has no
-    negative cycles at the optimum. ``extra`` holds edges kept out of ``adj`` (bids).
+    negative cycles at the optimum. ``adj[u]`` lists every edge leaving u (forward
+    mode relaxes them, backward mode their reverse pairs).
     """
     to, cap, cost = g.to, g.cap, g.cost
-    # adj[u] must list every edge leaving u (forward mode relaxes them, backward mode their pairs)
-    adj = [a + extra[u] if u in extra else a for u, a in enumerate(g.adj)]
     n = len(adj)
     dist = [INF] * n
     queue = deque(init)

@@ -135,7 +135,7 @@ def run_stage(
                 exports.setdefault(id(a), {}).setdefault(k, 0.0)
                 exports[id(a)][k] += x
             if k == seg.bloc and stage == "refined":
-                origin = "AUTH" if a is auth else a.code
+                origin = offers[j].seller  # country code, or "AUTH" for the joint stock
                 model.bloc_supply_by_origin[origin] = model.bloc_supply_by_origin.get(origin, 0.0) + x
             if k < 3:
                 out.traded[k] += x

@@ -61,6 +61,7 @@ def test_shipped_experiments_load():
 def test_seeds_depend_on_point_and_replicate_only(tiny):
     runs = tiny.runs()
     assert len(runs) == 2 * 2 * 2 * 2
+    assert tiny.n_runs == len(runs)
     assert len({r.seed for r in runs}) == len(runs)
     assert len({r.run_id for r in runs}) == len(runs)
     again = load_experiment_text(TINY.replace("membership = [1, 3]", "membership = [3, 1]")).runs()
