@@ -1,14 +1,15 @@
-"""BlocAuthority: the bloc's members, its price floor and the floor's instruments.
+"""BlocAuthority: the bloc's members, its price floor F, its instruments and its budget.
 
-This is where a floor acts:
-- ``levy``: ``levy_adder`` lifts the landed price of non-member supply into
-  the bloc to the floor: levy = max(0, F - ask - transport);
-- ``cfd``: ``member_ask`` lets covered members sell at any price (their
-  revenue is topped up to F) and ``pay_cfd`` pays ``max(0, F - p)`` per kg;
-- ``buffer``: ``buffer_quotes`` bids F for member supply into a joint stock
-  (a reserve segment only members can deliver to) and offers the stock back
-  into the bloc above ``release_ratio x F``.
-The floor on concentrate is ``concentrate_floor_ratio x F``.
+The instruments themselves are pluggable classes in ``agents.instruments``
+(``levy``, ``cfd``, ``buffer``, ``procurement``); the authority holds them,
+answers the market's questions by asking each (the levy per kg, the volume a
+CfD covers, the authority's own bids and offers), and keeps the budget:
+monthly flows (``flows``), their totals, and their present value at the
+scenario's ``discount_rate`` (``discounted``).
+
+The net fiscal cost of a month is ``cfd_paid + buffer_spend - buffer_income
++ procurement_spend - procurement_income + storage_cost - levy_revenue``
+(CfD paybacks above the strike enter ``cfd_paid`` as negative payments).
 """
 
 from __future__ import annotations
@@ -17,97 +18,120 @@ from typing import TYPE_CHECKING
 
 import mesa
 
-from agents.producers import KG, Quote
+from agents.instruments import INSTRUMENTS, Instrument
 
 if TYPE_CHECKING:
+    from agents.producers import Plant
     from model.model import BlocModel
 
-INSTRUMENTS = ("levy", "cfd", "buffer")
-BUY, SELL = 0, 1
+FLOWS = (
+    "levy_revenue",
+    "cfd_paid",
+    "buffer_spend",
+    "buffer_income",
+    "buffer_bought",
+    "buffer_sold",
+    "procurement_spend",
+    "procurement_income",
+    "storage_cost",
+)
+
+
+def net_fiscal(flows: dict[str, float]) -> float:
+    """Net fiscal cost of a set of budget flows, $ (see the module docstring)."""
+    return (
+        flows["cfd_paid"]
+        + flows["buffer_spend"]
+        - flows["buffer_income"]
+        + flows["procurement_spend"]
+        - flows["procurement_income"]
+        + flows["storage_cost"]
+        - flows["levy_revenue"]
+    )
 
 
 class BlocAuthority(mesa.Agent):
-    """The bloc's authority: membership, floor, instruments, budget and joint stock."""
+    """The bloc's authority: membership, floor, instruments, budget."""
 
     def __init__(self, model: BlocModel, members: tuple[str, ...], floor: float, instruments: frozenset[str]) -> None:
         super().__init__(model)
         self.members = frozenset(members)
         self.floor = floor if members and instruments else 0.0
-        self.instruments = instruments if self.floor > 0 else frozenset()
-        self.stock = 0.0  # t refined in the joint stockpile
-        self.stock_cost = 0.0  # $ book value
+        names = sorted(instruments) if self.floor > 0 else []
+        self.instruments: list[Instrument] = [INSTRUMENTS[n](self) for n in names]
+        self.names = frozenset(names)
         self.reset_flows()
-        self.totals = {k: 0.0 for k in self.flows}
+        self.totals = {k: 0.0 for k in FLOWS}
+        self.fiscal_pv = 0.0  # present value of the net fiscal cost so far, $
+
+    @property
+    def needs_reserve(self) -> bool:
+        return any(i.needs_reserve for i in self.instruments)
 
     def reset_flows(self) -> None:
-        self.flows = {
-            "levy_revenue": 0.0,
-            "cfd_paid": 0.0,
-            "buffer_spend": 0.0,
-            "buffer_income": 0.0,
-            "buffer_bought": 0.0,
-            "buffer_sold": 0.0,
-        }
+        self.flows = dict.fromkeys(FLOWS, 0.0)
 
     def close_month(self) -> None:
+        for inst in self.instruments:
+            inst.close_month()
         for k, v in self.flows.items():
             self.totals[k] += v
+        r = self.model.config.market.discount_rate
+        self.fiscal_pv += net_fiscal(self.flows) / (1.0 + r) ** (self.model.month / 12.0)
 
     # ------------------------------------------------------------ the floor
     def floor_for(self, stage: str) -> float:
-        """The floor price of a stage, $/kg (0 = none)."""
+        """The floor price of a stage, $/kg (0 = none; concentrate only if the scenario sets a ratio)."""
         if self.floor <= 0:
             return 0.0
         return self.floor if stage == "refined" else self.floor * self.model.config.market.concentrate_floor_ratio
 
-    def member_ask(self, seller, cost: float) -> float:
-        """A member covered by a CfD sells at any price when the floor covers its cost."""
-        if "cfd" in self.instruments and seller.code in self.members and self.floor_for(seller.stage) >= cost:
-            return 0.0
-        return cost
+    def levy(self, stage: str) -> float:
+        """Import levy per kg on non-member supply into the bloc this month, $/kg."""
+        return sum(i.levy(stage) for i in self.instruments)
 
-    def levy_adder(self, stage: str, ask: float, transport: float) -> float:
-        """Import levy on a non-member tranche into the bloc, $/kg."""
-        if "levy" not in self.instruments:
-            return 0.0
-        return max(0.0, self.floor_for(stage) - ask - transport)
+    def covered_volume(self, plant: Plant) -> float:
+        """What of a member plant's bloc deliveries a CfD covers this month, t."""
+        return sum(i.covered_volume(plant) for i in self.instruments)
+
+    def on_covered_sale(self, plant: Plant, quantity: float, price: float) -> None:
+        for i in self.instruments:
+            i.on_covered_sale(plant, quantity, price)
 
     def collect_levy(self, levy: float, quantity: float) -> None:
-        self.flows["levy_revenue"] += levy * quantity * KG
+        self.flows["levy_revenue"] += levy * quantity * 1000.0
 
-    def pay_cfd(self, seller, quantity: float, price: float) -> None:
-        """Top a covered member's sale up to the floor."""
-        if "cfd" not in self.instruments or seller.code not in self.members:
-            return
-        top = max(0.0, self.floor_for(seller.stage) - price) * quantity * KG
-        seller.subsidy += top
-        self.flows["cfd_paid"] += top
-
-    # ------------------------------------------------------- joint stockpile
-    def buffer_quotes(self, bloc_demand: float) -> tuple[list[Quote], list[Quote]]:
-        """(bids into the reserve segment, offers into the bloc) of the buffer stock."""
-        if "buffer" not in self.instruments:
-            return [], []
-        p = self.model.config.bloc
-        room = p.buffer_max_months * bloc_demand - self.stock
-        want = min(p.buffer_purchase_share * bloc_demand, room)
-        if self.stock >= p.buffer_target_months * bloc_demand:
-            want = 0.0  # target reached: buy only to defend the floor below it
-        bids = [Quote(self, want, self.floor, BUY)] if want > 1e-9 else []
-        offers = []
-        if self.stock > 1e-9:
-            offers.append(Quote(self, self.stock * p.buffer_release_share, self.floor * p.buffer_release_ratio, SELL))
+    def quotes(self, stage: str, bloc_demand: float):
+        """(bids with segments, offers) of the authority's own stocks."""
+        bids, offers = [], []
+        for i in self.instruments:
+            b, o = i.quotes(stage, bloc_demand)
+            bids += b
+            offers += o
         return bids, offers
 
-    def on_bought(self, tag: int, quantity: float, price: float) -> None:
-        self.stock += quantity
-        self.stock_cost += quantity * price * KG
-        self.flows["buffer_spend"] += quantity * price * KG
-        self.flows["buffer_bought"] += quantity
+    def guaranteed_price(self, plant: Plant, expected: float) -> float:
+        """The plant's expected price once the instruments' guarantees are counted, $/kg.
 
-    def on_sold(self, tag: int, quantity: float, price: float) -> None:
-        unit = self.stock_cost / self.stock if self.stock > 0 else 0.0
-        self.stock = max(0.0, self.stock - quantity)
-        self.stock_cost = max(0.0, self.stock_cost - unit * quantity)
-        self.flows["buffer_income"] += quantity * price * KG
-        self.flows["buffer_sold"] += quantity
+        Each instrument covers a share s of the plant's sales at a price G:
+        ``expected' = s x max(expected, G) + (1 - s) x expected`` (shares capped at 1 in all).
+        """
+        out, left = 0.0, 1.0
+        for i in self.instruments:
+            share, price = i.guarantee(plant)
+            share = min(share, left)
+            if share > 0:
+                out += share * max(expected, price)
+                left -= share
+        return out + left * expected
+
+    # ------------------------------------------------------------ stocks
+    @property
+    def stock(self) -> float:
+        """Refined product held by the authority (buffer + procurement), t."""
+        return sum(getattr(i, "stock", 0.0) for i in self.instruments)
+
+    @property
+    def stock_cost(self) -> float:
+        """Book value of that stock, $."""
+        return sum(getattr(i, "stock_cost", 0.0) for i in self.instruments)

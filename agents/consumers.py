@@ -1,7 +1,33 @@
-"""ConsumerState: a country's demand for refined product and its strategic stockpile."""
+"""ConsumerState: a country's demand for refined product, by end use, and its strategic stockpile.
+
+Demand is split into the scenario's end uses (EV traction motors, wind,
+industrial motors, electronics, defence, other). End use ``u`` with share
+``s_u``, short-run elasticity ``e_u`` and reservation price ``R_u`` demands
+
+    d_u(p) = s_u * D_ref * L * (p / p_ref) ** e_u     for p below its switching range,
+
+and nothing above it: its users switch to a substitute (or stop) at prices
+spread uniformly over ``R_u * (1 -+ spread)``. The curve is bid as steps
+whose upper ends make it piecewise linear (``Quote.upper``), so the clearing
+price is continuous in the quantity supplied (``model.clearing``).
+
+``L = L_rev * L_irr`` is the long-run response, a partial adjustment towards
+``(p_mean / p_ref) ** (e_long - e_short)`` (so that a sustained price change
+moves demand by ``e_long`` in all, short run included), at most
+``max_substitution_rate`` a year. A share ``substitution_ratchet`` of every
+fall (in logs) is irreversible (``L_irr``): demand lost to substitution in a
+long spike does not come back when prices fall.
+
+Unmet demand of a use is what it would buy at the normal price (its
+segment's moving-average price, ``market.normal_price_months``; steps
+counted as the clearing allocates them) and did not get. The strategic
+stockpile is refilled below, and sold above, multiples of the normal price
+(or of the bloc floor for a member, whichever is higher).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import mesa
@@ -10,27 +36,51 @@ from agents.producers import KG, Quote
 
 if TYPE_CHECKING:
     from model.model import BlocModel
-    from model.scenario import Consumer, Defaults
+    from model.scenario import Consumer, Defaults, EndUse
 
-USE, STOCK, ESSENTIAL, RELEASE = 0, 1, 2, 3  # bid tags: elastic steps, stockpile top-up,
-# choke-price step, the part of the top steps a stockpile covers (bid at the release price)
+STOCK = -1  # bid tag of the stockpile refill; use bids are tagged with the end use's index
+RELEASE = -2  # offer tag of the stockpile release
+
+
+def use_curve(
+    use: EndUse, p_ref: float, floor_ratio: float, steps: int, spread: float
+) -> list[tuple[float, float, float]]:
+    """The unit demand curve of an end use: ``(quantity per unit of reference demand, price, upper)`` steps.
+
+    Steps span a geometric price grid from ``floor_ratio x p_ref`` to the
+    bottom of the switching range; the last step is the switching range itself.
+    """
+    lo_switch = use.reservation * (1.0 - spread) * p_ref
+    hi_switch = use.reservation * (1.0 + spread) * p_ref
+    bottom = min(floor_ratio * p_ref, lo_switch)
+    levels = [bottom * (lo_switch / bottom) ** (i / (steps - 1)) for i in range(steps)] if lo_switch > bottom else []
+
+    def d(p: float) -> float:
+        return (p / p_ref) ** use.elasticity
+
+    out = []
+    for a, b in zip(levels, levels[1:], strict=False):
+        q = d(a) - d(b)
+        if q > 1e-12:
+            out.append((q, a, b))
+    out.append((d(lo_switch), lo_switch, hi_switch))
+    return out
+
+
+def demand_at(curve: list[tuple[float, float, float]], p: float, steps: bool = False) -> float:
+    """Quantity per unit of reference demand a unit curve buys at price ``p``: interpolated within
+    steps, or (``steps=True``) as the clearing allocates it, a step bought whole at or below its price."""
+    total = 0.0
+    for q, lo, hi in curve:
+        if p <= lo:
+            total += q
+        elif p < hi and not steps:
+            total += q * (hi - p) / (hi - lo)
+    return total
 
 
 class ConsumerState(mesa.Agent):
-    """Monthly demand with growth, short-run elasticity and slow long-run response.
-
-    Demand at price p: ``D(p) = D_ref * (p / p_ref) ** e_short``, bid as steps
-    on a price grid shared by all consumers (``BlocModel.price_levels``); the
-    top step, at the choke price, is essential demand. A consumer holding a
-    stockpile bids less above ``STOCK_RELEASE_RATIO`` x the reference price and
-    draws the stock instead (at most ``STOCK_DRAW_SHARE`` of it a month), and
-    draws it for any essential demand left unserved. ``D_ref`` grows at
-    ``demand_growth`` a year and is scaled by ``long_run``, which moves towards
-    ``(p_mean / p_ref) ** e_long`` by at most ``max_substitution_rate`` a year.
-    """
-
-    STOCK_RELEASE_RATIO = 2.0  # assumed: stock is used instead of buying above 2x the reference price
-    STOCK_DRAW_SHARE = 0.25  # assumed: at most a quarter of the stock is drawn in one month
+    """Monthly demand by end use, its long-run response, and a strategic stockpile."""
 
     def __init__(
         self, model: BlocModel, code: str, role: Consumer, defaults: Defaults, stockpile_months: float
@@ -40,87 +90,119 @@ class ConsumerState(mesa.Agent):
         self.role = role
         self.defaults = defaults
         self.stockpile_months = stockpile_months
-        self.long_run = 1.0
-        self.mean_price = model.config.market.reference_price
+        mk = model.config.market
+        self.uses = model.config.end_uses
+        self.curves = model.use_curves  # per end use, shared by all consumers
+        self.mean_short_elasticity = sum(u.share * u.elasticity for u in self.uses)
+        self.long_rev = 1.0  # reversible part of the long-run response
+        self.long_irr = 1.0  # irreversible part (the substitution ratchet); only falls
+        self.mean_price = mk.reference_price  # $/kg, moving average for the long-run response
+        self.normal_price = mk.reference_price  # $/kg, the segment's normal (pre-crisis) price
         self.shock = 1.0  # demand_shock events
         self.noise = 1.0
-        self.stock = stockpile_months * role.demand  # strategic stockpile starts full, t
+        self.stock = stockpile_months * role.demand  # strategic stockpile, starts full, t
         self.reference_demand = role.demand  # t/month at the reference price, this month
-        self.bought_use = self.bought_stock = 0.0
-        self.spend = 0.0  # $ this month
-        self.consumed = self.unmet = self.drawn = 0.0
-        self._essential = self._essential_filled = 0.0
+        n = len(self.uses)
+        self.bought_by_use = [0.0] * n
+        self.unmet_by_use = [0.0] * n
+        self.normal_by_use = [0.0] * n  # t/month each use would buy at the normal price
+        self.bought_stock = self.sold_stock = 0.0
+        self.spend = self.income = 0.0  # $ this month
+        self.surplus = 0.0  # $ consumer surplus this month (valuation - price, interpolated curves)
+        self.consumed = self.unmet = 0.0
 
+    @property
+    def long_run(self) -> float:
+        return self.long_rev * self.long_irr
+
+    # --------------------------------------------------------------- demand
     def update_demand(self, noise: float) -> None:
         """Set this month's reference demand (growth, long-run response, shocks, noise)."""
-        m = self.model.month
+        d = self.defaults
         p_ref = self.model.config.market.reference_price
-        target = (self.mean_price / p_ref) ** self.defaults.elasticity_long
-        step = self.defaults.max_substitution_rate / 12.0
-        change = (target - self.long_run) / self.defaults.adjust_months
-        self.long_run += max(-step, min(step, change))
+        target = (self.mean_price / p_ref) ** (d.elasticity_long - self.mean_short_elasticity)
+        step = d.max_substitution_rate / 12.0
+        old = self.long_run
+        change = max(-step, min(step, (target - old) / d.adjust_months))
+        new = max(1e-6, old + change)
+        if new < old:  # substitution: a share of the fall (in logs) is irreversible
+            self.long_irr *= (new / old) ** d.substitution_ratchet
+        self.long_rev = new / self.long_irr
         self.noise = noise
-        growth = (1.0 + self.defaults.demand_growth) ** (m / 12.0)
+        growth = (1.0 + d.demand_growth) ** (self.model.month / 12.0)
         self.reference_demand = self.role.demand * growth * self.long_run * self.shock * noise
+        for i, (u, curve) in enumerate(zip(self.uses, self.curves, strict=True)):
+            self.normal_by_use[i] = u.share * self.reference_demand * demand_at(curve, self.normal_price, steps=True)
+
+    def price_basis(self) -> float:
+        """The price strategic stock decisions are relative to: normal price, or the floor for a member."""
+        auth = self.model.authority
+        floor = auth.floor if self.code in auth.members else 0.0
+        return max(self.normal_price, floor)
 
     def bids(self) -> list[Quote]:
-        """Demand-curve steps (tag USE) and a stockpile top-up bid (tag STOCK)."""
-        levels = self.model.price_levels  # ascending $/kg; the last is the choke price
-        p_ref = self.model.config.market.reference_price
-        e = self.defaults.elasticity_short
-        d_ref = self.reference_demand
+        """Demand steps of every end use (tag = use index) and a stockpile refill bid (tag STOCK)."""
         out = []
-        prev = 0.0
-        for price in reversed(levels):  # from the choke price down
-            cum = d_ref * (price / p_ref) ** e
-            q = cum - prev
-            prev = cum
-            if q > 1e-9:
-                out.append(Quote(self, q, price, ESSENTIAL if not out else USE))
-        self._essential = out[0].quantity if out else 0.0
-        self._essential_filled = 0.0
-        # Draw the stockpile rather than buy above the release price: bid that much less
-        # on the steps at or above it (from the top).
-        # ... and bid those units at the release price instead (tag RELEASE).
-        release = p_ref * self.STOCK_RELEASE_RATIO
-        left = min(self.stock * self.STOCK_DRAW_SHARE, self._essential)
-        moved = 0.0
-        for q in out:
-            if left <= 0 or q.price <= release:
-                break
-            cut = min(left, q.quantity)
-            q.quantity -= cut
-            left -= cut
-            moved += cut
-        out = [q for q in out if q.quantity > 1e-9]
-        if moved > 1e-9:
-            out.append(Quote(self, moved, release, RELEASE))
+        d_ref = self.reference_demand
+        for i, (u, curve) in enumerate(zip(self.uses, self.curves, strict=True)):
+            scale = u.share * d_ref
+            for q, lo, hi in curve:
+                if q * scale > 1e-9:
+                    out.append(Quote(self, q * scale, lo, i, upper=hi))
         target = self.stockpile_months * d_ref
         if self.stock < target:
             buy = (target - self.stock) / self.defaults.stock_fill_months
-            out.append(Quote(self, buy, p_ref * self.defaults.stock_buy_ratio, STOCK))
+            out.append(Quote(self, buy, self.price_basis() * self.defaults.stock_buy_ratio, STOCK))
         return out
 
+    def offers(self) -> list[Quote]:
+        """Release the strategic stock into the home segment above ``stock_release_ratio`` x the basis."""
+        q = self.stock * self.defaults.stock_draw_share
+        if q <= 1e-9:
+            return []
+        ask = self.price_basis() * self.defaults.stock_release_ratio
+        return [Quote(self, q, ask, RELEASE, only_segment=self.model.segment_of(self.code))]
+
+    # ------------------------------------------------------------- booking
     def on_bought(self, tag: int, quantity: float, price: float) -> None:
         self.spend += quantity * price * KG
         if tag == STOCK:
             self.bought_stock += quantity
         else:
-            self.bought_use += quantity
-            if tag in (ESSENTIAL, RELEASE):
-                self._essential_filled += quantity
+            self.bought_by_use[tag] += quantity
+
+    def on_sold(self, tag: int, quantity: float, price: float) -> None:
+        self.sold_stock += quantity
+        self.income += quantity * price * KG
 
     def finish_month(self, price: float) -> None:
-        """Consume, draw the stockpile for unserved essential demand, record unmet demand."""
-        short = max(0.0, self._essential - self._essential_filled)
-        self.drawn = min(self.stock, short)
-        short -= self.drawn
-        self.stock += self.bought_stock - self.drawn
-        self.unmet = short
-        self.consumed = self.bought_use + self.drawn
+        """Consume, update stocks, unmet demand and surplus, and the price memories."""
+        self.stock += self.bought_stock - self.sold_stock
+        self.consumed = sum(self.bought_by_use)
+        for i in range(len(self.uses)):
+            self.unmet_by_use[i] = max(0.0, self.normal_by_use[i] - self.bought_by_use[i])
+        self.unmet = sum(self.unmet_by_use)
+        self.surplus = 0.0
         if price == price:
-            w = 1.0 / self.defaults.adjust_months
-            self.mean_price += w * (price - self.mean_price)
+            for u, curve in zip(self.uses, self.curves, strict=True):
+                self.surplus += u.share * self.reference_demand * _surplus(curve, price) * KG
+            mk = self.model.config.market
+            self.mean_price += (price - self.mean_price) / self.defaults.adjust_months
+            self.normal_price += (price - self.normal_price) / mk.normal_price_months
 
     def clear_month(self) -> None:
-        self.bought_use = self.bought_stock = self.spend = 0.0
+        n = len(self.uses)
+        self.bought_by_use = [0.0] * n
+        self.bought_stock = self.sold_stock = self.spend = self.income = 0.0
+
+
+def _surplus(curve: list[tuple[float, float, float]], p: float) -> float:
+    """Consumer surplus per unit of reference demand at price ``p``: the area under the curve above p."""
+    total = 0.0
+    for q, lo, hi in curve:
+        if p <= lo:
+            total += q * ((lo + hi) / 2.0 - p)
+        elif p < hi:
+            share = (hi - p) / (hi - lo)
+            total += q * share * (hi - p) / 2.0
+    return total if math.isfinite(total) else 0.0

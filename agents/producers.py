@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 KG = 1000.0  # kg per tonne
 
 ACTIVE, MOTHBALLED, CLOSED = "active", "mothballed", "closed"
+COVERED = -1  # offer tag: a refiner's CfD-covered deliveries into the bloc
 
 
 @dataclass(slots=True)
@@ -27,7 +28,9 @@ class Quote:
     """What an agent puts into a market: an offer or a bid step.
 
     ``only_segment`` restricts an offer to one segment (dumping into the bloc);
-    ``owner`` is the seller strategy that made the quote, told of its sales.
+    ``owner`` is the seller strategy that made the quote, told of its sales;
+    ``upper`` (bids) the top of the step's price range: the step stands for
+    buyers whose valuations are spread evenly over [price, upper].
     """
 
     agent: mesa.Agent
@@ -36,13 +39,13 @@ class Quote:
     tag: int = 0
     only_segment: int | None = None
     owner: object | None = None
+    upper: float | None = None
 
 
 class Plant(mesa.Agent):
     """A country's producing role. Subclasses set ``stage``."""
 
     stage = ""
-    BUSY = 0.8  # assumed: utilisation a plant plans its capacity for
 
     def __init__(self, model: BlocModel, code: str, role: Role, defaults: Defaults, initial_price: float) -> None:
         super().__init__(model)
@@ -58,11 +61,14 @@ class Plant(mesa.Agent):
         self.exits = 0  # times this plant went offline for lack of cash
         self.sold = 0.0  # t this month
         self.revenue = 0.0  # $ this month
-        self.subsidy = 0.0  # $ this month (CfD top-ups)
+        self.subsidy = 0.0  # $ this month (CfD payments, negative when paying back)
+        self.sold_bloc = 0.0  # t sold into the bloc segment this month
+        self.bloc_sales_share = 0.0  # moving average of the share of sales delivered into the bloc
         self.strategies: list = []  # seller strategies (agents.strategies), applied in order
         self.planner = False  # a state plan: builds to meet demand, whatever the margin
         self._variable_cost = 0.0  # $ this month
-        self.sales_trend = role.capacity * 0.85  # t/month, moving average of sales (calibration's utilisation)
+        self.variable_cost_month = 0.0  # $ this month, booked at settlement
+        self.sales_trend = role.capacity * defaults.initial_utilisation  # t/month, moving average of sales
 
     # ---------------------------------------------------------------- state
     @property
@@ -100,16 +106,26 @@ class Plant(mesa.Agent):
         """This month's price of the plant's output in its own segment, $/kg."""
         return self.model.last_price("concentrate", self.model.segment_of(self.code))
 
+    def realised_price(self) -> float:
+        """What the plant earned per kg this month (its netback over all segments), or its
+        home segment's price if it sold nothing, $/kg."""
+        if self.sold > 1e-9:
+            return self.revenue / (self.sold * KG)
+        return self.market_price()
+
     def observe_price(self) -> None:
-        """Update the expected price (a moving average of the market price) and the sales trend."""
+        """Update the expected price (a moving average of the realised netback) and the sales trend."""
         w = 1.0 / self.model.config.market.price_memory_months
-        price = self.market_price()
+        price = self.realised_price()
         if price == price:  # not NaN
             self.expected_price += w * (price - self.expected_price)
         self.sales_trend += w * (self.sold - self.sales_trend)
+        if self.sold > 1e-9:
+            self.bloc_sales_share += w * (self.sold_bloc / self.sold - self.bloc_sales_share)
 
     def settle(self, variable_cost: float) -> None:
         """Book this month's cash flow: sales + CfD - variable and fixed costs."""
+        self.variable_cost_month = variable_cost
         self.cash += self.revenue + self.subsidy - variable_cost - self.fixed_cost_per_month()
         cap = self.defaults.cash_cap_months * self.fixed_cost_per_month(full=True)
         if self.cash > cap:
@@ -129,7 +145,10 @@ class Plant(mesa.Agent):
         elif self.status == MOTHBALLED:
             self.mothballed_months += 1
             expected = self.investment_price()
-            if self.mothballed_months >= self.defaults.restart_delay and expected > self.role.marginal_cost * 1.1:
+            if (
+                self.mothballed_months >= self.defaults.restart_delay
+                and expected > self.role.marginal_cost * self.defaults.restart_margin
+            ):
                 self.status = ACTIVE
                 self.cash = max(self.cash, 0.0)  # restart is refinanced
             elif self.mothballed_months >= self.defaults.close_after:
@@ -139,12 +158,8 @@ class Plant(mesa.Agent):
         self._invest()
 
     def investment_price(self) -> float:
-        """Price the plant plans on: its expectation, or the floor if the bloc covers it."""
-        return max(self.expected_price, self.covered_price())
-
-    def covered_price(self) -> float:
-        """What a floor guarantees this plant's output, $/kg (0 if not covered)."""
-        return self.model.authority.floor_for(self.stage) if self.member else 0.0
+        """Price the plant plans on: its expectation, raised where an instrument covers its sales."""
+        return self.model.authority.guaranteed_price(self, self.expected_price)
 
     def _invest(self) -> None:
         if self.status == MOTHBALLED:
@@ -156,7 +171,7 @@ class Plant(mesa.Agent):
         # demand trend over the lead time, at the utilisation BUSY.
         planned = self.capacity + sum(a for _, a in self.pipeline)
         growth = (1.0 + self.defaults.demand_growth) ** (self.role.lead_time / 12.0)
-        need = max(self.sales_trend, self.defaults.invest_min) * growth / self.BUSY
+        need = max(self.sales_trend, self.defaults.invest_min) * growth / self.defaults.busy
         gap = min(need, self.role.potential) - planned
         if gap <= 1e-9:
             return
@@ -195,7 +210,7 @@ class Plant(mesa.Agent):
 
     def clear_month(self) -> None:
         """Reset this month's flows (after the recorder has read them)."""
-        self.sold = self.revenue = self.subsidy = 0.0
+        self.sold = self.revenue = self.subsidy = self.sold_bloc = self.variable_cost_month = 0.0
 
 
 class ProducerState(Plant):
@@ -206,8 +221,7 @@ class ProducerState(Plant):
     def offers(self) -> list[Quote]:
         if self.status != ACTIVE:
             return []
-        auth = self.model.authority
-        return [Quote(self, q, auth.member_ask(self, c), tag=i) for i, (q, c) in enumerate(self.tranches) if q > 1e-9]
+        return [Quote(self, q, c, tag=i) for i, (q, c) in enumerate(self.tranches) if q > 1e-9]
 
     def on_sold(self, tag: int, quantity: float, price: float) -> None:
         self.sold += quantity
@@ -223,23 +237,21 @@ class RefinerState(Plant):
     """A country's separation plants: buy concentrate, refine at a yield, sell oxide.
 
     Concentrate bought is processed the same month (processing cost paid
-    then); refined output joins an inventory offered at its unit cost. It buys
-    what it expects to sell (a 3-month average of its sales) plus half of the
-    gap to an inventory of half a month's sales. Its expected price, for
-    investment and exit, is its processing margin: refined price less the
-    concentrate in it.
+    then); refined output joins an inventory offered at its replacement cost.
+    It buys what it expects to sell (a ``refiner_sales_memory``-month average
+    of its sales) plus half of the gap to an inventory of
+    ``refiner_inventory_target`` months of sales. Its expected price, for
+    investment and exit, is its processing margin: the oxide netback it
+    realises less the concentrate in it.
     """
 
     stage = "refined"
-    SALES_MEMORY = 3.0  # months, assumed
-    PRICE_MEMORY = 3.0  # months, assumed: short-run expectation of the oxide price
-    INVENTORY_TARGET = 0.5  # months of sales, assumed
 
     def __init__(self, model, code, role, defaults, initial_price):
         mk = model.config.market
         margin = initial_price - mk.initial_concentrate_price / mk.refining_yield
         super().__init__(model, code, role, defaults, margin)
-        self.expected_sales = role.capacity * 0.85  # t/month, the calibration's utilisation
+        self.expected_sales = role.capacity * defaults.initial_utilisation  # t/month
         self.price_expect = initial_price  # $/kg, short-run expectation of its segment's oxide price
         self.inventory = 0.0  # t refined product
         self.inventory_cost = 0.0  # $ book value of the inventory
@@ -255,8 +267,9 @@ class RefinerState(Plant):
         y = self.model.config.market.refining_yield
         cap = self.capacity
         se = self.expected_sales
-        want = se + 0.5 * (self.INVENTORY_TARGET * se - self.inventory)
-        want = min(cap, max(want, 0.0 if se > 0 else 0.1 * cap))  # an idle plant tries 10% of capacity
+        d = self.defaults
+        want = se + 0.5 * (d.refiner_inventory_target * se - self.inventory)
+        want = min(cap, max(want, 0.0 if se > 0 else d.idle_bid_share * cap))  # an idle plant tries a share
         scale = want / cap if cap > 0 else 0.0
         expected = self.bid_price_basis()
         return [
@@ -266,9 +279,8 @@ class RefinerState(Plant):
         ]
 
     def bid_price_basis(self) -> float:
-        """Oxide price the plant expects: a 3-month average of its segment's, or the floor if covered."""
-        floor = self.model.authority.floor_for(self.stage) if self.member else 0.0
-        return max(self.price_expect, floor)
+        """Oxide price the plant expects: a short average of its netback, raised where an instrument covers it."""
+        return self.model.authority.guaranteed_price(self, self.price_expect)
 
     def on_bought(self, tag: int, quantity: float, price: float) -> None:
         """Concentrate bought: refine it now."""
@@ -295,7 +307,13 @@ class RefinerState(Plant):
         if conc != conc:
             conc = self.model.last_price("concentrate", self.model.segment_of(self.code))
         unit = conc / y + self.marginal_cost()
-        return [Quote(self, self.inventory, self.model.authority.member_ask(self, unit))]
+        covered = min(self.inventory, self.model.authority.covered_volume(self)) if self.member else 0.0
+        out = []
+        if covered > 1e-9:  # CfD-covered deliveries into the bloc: paid the strike whatever the price
+            out.append(Quote(self, covered, 0.0, COVERED, only_segment=self.model.segments.bloc))
+        if self.inventory - covered > 1e-9:
+            out.append(Quote(self, self.inventory - covered, unit))
+        return out
 
     def on_sold(self, tag: int, quantity: float, price: float) -> None:
         unit = self.inventory_cost / self.inventory if self.inventory > 0 else 0.0
@@ -310,19 +328,29 @@ class RefinerState(Plant):
         k = self.model.segment_of(self.code)
         return self.model.last_price("refined", k) - self.model.last_price("concentrate", k) / y
 
-    def covered_price(self) -> float:
-        floor = super().covered_price()
-        if floor <= 0:
-            return 0.0
+    def realised_price(self) -> float:
+        """Processing margin realised: oxide netback less the concentrate in it, $/kg."""
+        if self.sold <= 1e-9:
+            return self.market_price()
         y = self.model.config.market.refining_yield
-        return floor - self.model.last_price("concentrate", self.model.segment_of(self.code)) / y
+        conc = self.model.last_price("concentrate", self.model.segment_of(self.code))
+        return self.revenue / (self.sold * KG) - conc / y
+
+    def investment_price(self) -> float:
+        """Expected processing margin, raised where an instrument covers the oxide price."""
+        y = self.model.config.market.refining_yield
+        conc = self.model.last_price("concentrate", self.model.segment_of(self.code)) / y
+        return self.model.authority.guaranteed_price(self, self.expected_price + conc) - conc
 
     def finish_month(self) -> None:
         self.settle(self.conc_spend + self.processing_spend)
-        self.expected_sales += (self.sold - self.expected_sales) / self.SALES_MEMORY
-        price = self.model.refined.prices[self.model.segment_of(self.code)]
+        d = self.defaults
+        self.expected_sales += (self.sold - self.expected_sales) / d.refiner_sales_memory
+        price = self.revenue / (self.sold * KG) if self.sold > 1e-9 else self.model.refined.prices[
+            self.model.segment_of(self.code)
+        ]
         if price == price:
-            self.price_expect += (price - self.price_expect) / self.PRICE_MEMORY
+            self.price_expect += (price - self.price_expect) / d.refiner_price_memory
 
     def clear_month(self) -> None:
         super().clear_month()

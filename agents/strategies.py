@@ -8,7 +8,8 @@ them to act strategically:
 - ``Competitive``: offers as they are (the default, no caps);
 - ``ExportControls``: caps per foreign segment from scheduled events -- a ban
   caps the target segments at zero, a quota at a share of the seller's average
-  exports to each over the 12 months before the quota;
+  exports to each over the 12 months before the quota, a licence regime at
+  nothing for ``delay`` months and then at a randomly approved share of them;
 - ``Dumping``: limit pricing into the bloc -- offers part of its stock into
   the bloc segment only, below its own cost, while rivals survive and the
   loss budget lasts.
@@ -60,9 +61,10 @@ class ExportControls(SellerStrategy):
     name = "export_controls"
 
     def __init__(self, events: tuple[Event, ...]) -> None:
-        self.events = tuple(e for e in events if e.kind in ("export_ban", "export_quota"))
+        self.events = tuple(e for e in events if e.is_control)
         self.history: dict[int, deque[float]] = {}
         self.quota_base: dict[tuple[int, int], float] = {}  # (event index, segment) -> t/month
+        self.approvals: dict[tuple[int, int, int], float] = {}  # (event, segment, month) -> approved share
 
     def observe(self, plant: Plant, exports: dict[int, float]) -> None:
         for k in plant.model.segments.foreign(plant.model.segment_of(plant.code)):
@@ -81,12 +83,27 @@ class ExportControls(SellerStrategy):
                     cap = 0.0
                 else:
                     key = (i, k)
-                    if key not in self.quota_base:  # frozen at the quota's start
+                    if key not in self.quota_base:  # frozen at the control's start
                         hist = self.history.get(k) or [0.0]
                         self.quota_base[key] = sum(hist) / len(hist)
-                    cap = ev.share * self.quota_base[key]
+                    cap = self.approved_share(ev, i, k, model) * self.quota_base[key]
                 out[k] = min(out.get(k, cap), cap)
         return out
+
+
+    def approved_share(self, ev: Event, i: int, k: int, model) -> float:
+        """Share of normal exports allowed this month: the quota's share, or for a licence
+        regime nothing during the processing delay, then ``share`` plus random approval noise
+        (drawn once per event, segment and month from the model's generator)."""
+        if ev.kind == "export_quota":
+            return ev.share
+        if model.month < ev.start + ev.delay:
+            return 0.0
+        key = (i, k, model.month)
+        if key not in self.approvals:
+            noise = model.rng.normal(0.0, ev.approval_sd) if ev.approval_sd > 0 else 0.0
+            self.approvals[key] = min(1.0, max(0.0, ev.share + noise))
+        return self.approvals[key]
 
 
 class Dumping(SellerStrategy):

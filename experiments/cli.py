@@ -259,7 +259,7 @@ def run_metadata(model, args) -> dict[str, str]:
         "scenario": model.config.name,
         "members": ",".join(model.members),
         "floor": str(model.authority.floor),
-        "instrument": "+".join(sorted(model.authority.instruments)),
+        "instrument": "+".join(sorted(model.authority.names)),
         "seed": str(model.seed),
         "events": json.dumps([e.__dict__ for e in model.events]),
         "dumping": str(model.dumping_enabled),
@@ -285,7 +285,7 @@ def write_parquet_atomic(df, path: Path, metadata: dict[str, str] | None = None)
 def format_summary(model, summary: dict[str, float]) -> str:
     members = ", ".join(model.members) or "none (no bloc)"
     floor = model.authority.floor
-    policy = f"floor {floor:g} $/kg via {'+'.join(sorted(model.authority.instruments))}" if floor > 0 else "no floor"
+    policy = f"floor {floor:g} $/kg via {'+'.join(sorted(model.authority.names))}" if floor > 0 else "no floor"
     events = "; ".join(
         f"{e.kind} from month {e.start} for {e.duration}" + (f" ({e.target})" if e.kind != "demand_shock" else "")
         for e in model.events

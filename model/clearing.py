@@ -68,6 +68,17 @@ class Bid:
     segment: int
     quantity: float
     price: float
+    upper: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """TEMPORARY placeholder (ignored) until the clearing branch lands."""
+
+    src: int
+    dst: int
+    cost: float
+    capacity: float = math.inf
 
 
 @dataclass(slots=True)
@@ -86,6 +97,7 @@ class Clearing:
     price_lo: list[float]
     price_hi: list[float]
     welfare: float
+    link_flows: list[float] | None = None
 
     def sold(self, j: int) -> float:
         """Total sold by offer ``j`` (t)."""
@@ -127,6 +139,7 @@ def clear(
     bids: Sequence[Bid],
     adders: Sequence[Sequence[float]] | None = None,
     caps: Mapping[tuple[str, int], float] | None = None,
+    links=(),
 ) -> Clearing:
     """Clear one market: welfare-maximising allocation and segment prices.
 
@@ -263,7 +276,7 @@ def clear(
         for k in range(K):
             if has_bids[k] and not traded[k]:
                 prices[k] = parity[2 + k] if parity[2 + k] < INF else price_lo[k]
-    return Clearing(flows, fills, prices, price_lo, price_hi, welfare)
+    return Clearing(flows, fills, prices, price_lo, price_hi, welfare, [0.0] * len(links))
 
 
 def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: dict[int, list[int]]) -> None:
@@ -324,7 +337,7 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: di
                 pot[v] += reach
         while True:
             # cheapest S-T path: (actual) cost of reaching a segment plus its best bid
-            seg, bid, path_cost = -1, -1, -1e-9
+            seg, bid, path_cost = -1, -1, 1e-9
             for u in segments:
                 if dist[u] < INF:
                     e = top(u)

@@ -1,20 +1,35 @@
 """One stage's monthly call auction: from agents' quotes to ``clearing.clear`` and back.
 
-This module turns quotes into the clearing's inputs -- landed-cost adders
-(transport between segments, the bloc's import levy), export caps, and the
-reserve segment only members may deliver to -- and books the result: sellers
-receive the segment price net of transport and levy (their netback), buyers
-pay the segment price, the authority collects levies and pays CfD top-ups.
+This module turns quotes into the clearing's inputs and books the result:
+
+- landed-cost adders: transport between segments, and the bloc's import
+  levy (``BlocAuthority.levy``, one rate per kg) on supply from outside the bloc;
+- export caps from the sellers' strategies (export controls);
+- links between segments (re-sale by traders at ``market.transship_*`` $/kg,
+  levied into the bloc like any import). Into a segment targeted by an
+  export control in force, links carry at most ``(1 - enforcement)`` x the
+  segment's average monthly trade in the 12 months before the control
+  (unlimited at enforcement 0): what leaks through third countries;
+- the reserve segment only members may deliver to (joint procurement).
+
+Booking: buyers pay their segment's price; sellers receive it net of
+transport and levy (their netback); the authority collects the levy and
+settles CfDs on covered deliveries; what links carry earns the traders the
+price difference less the transshipment cost and levy (``link_rent``).
+``StageOutcome.money`` holds the month's money flows; they balance:
+``paid = received + transport + transship + levy + link_rent`` (tested).
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from agents.producers import Quote
-from model.clearing import Bid, Clearing, Offer, clear
+from agents.instruments import Instrument
+from agents.producers import COVERED, KG, Quote
+from model.clearing import Bid, Clearing, Link, Offer, clear
 
 if TYPE_CHECKING:
     from model.model import BlocModel
@@ -25,7 +40,7 @@ INF = math.inf
 @dataclass(frozen=True)
 class Segments:
     """Market segments: the bloc (members' buyers), the dominant supplier's home, the rest of
-    the world, and (refined stage, ``buffer`` floors) the authority's reserve."""
+    the world, and (refined stage, joint procurement) the authority's reserve."""
 
     bloc: int = 0
     home: int = 1
@@ -45,16 +60,59 @@ class Segments:
 
 @dataclass
 class StageOutcome:
-    """What one stage's clearing produced (quantities t, prices $/kg)."""
+    """What one stage's clearing produced (quantities t, prices $/kg, money $)."""
 
     prices: list[float]
     traded: list[float]
     from_members: list[float]
     from_dominant: list[float]
     from_authority: list[float]
+    leaked: list[float]  # t carried into each segment by links
     dumped: float = 0.0
     dump_value: float = 0.0
+    money: dict[str, float] = field(default_factory=dict)
     clearing: Clearing | None = field(default=None, repr=False)
+
+
+class TradeHistory:
+    """Monthly traded volume per segment (12 months), frozen into a base at each control's start."""
+
+    def __init__(self) -> None:
+        self.months: dict[int, deque[float]] = {k: deque(maxlen=12) for k in range(3)}
+        self.base: dict[tuple[int, int], float] = {}  # (event index, segment) -> t/month
+
+    def add(self, traded: list[float]) -> None:
+        for k in range(3):
+            self.months[k].append(traded[k])
+
+    def base_for(self, event_index: int, k: int) -> float:
+        key = (event_index, k)
+        if key not in self.base:
+            hist = self.months[k] or [0.0]
+            self.base[key] = sum(hist) / len(hist)
+        return self.base[key]
+
+
+def _links(model: BlocModel, stage: str, levy: float, history: TradeHistory) -> list[Link]:
+    """Re-sale routes between the three main segments, capped into segments under export control."""
+    mk = model.config.market
+    seg = model.segments
+    cost = mk.transship_refined if stage == "refined" else mk.transship_concentrate
+    caps = {k: INF for k in range(3)}
+    home = seg.home
+    for i, ev in enumerate(model.events):
+        if not ev.is_control or not ev.active(model.month):
+            continue
+        e = mk.enforcement if ev.enforcement < 0 else ev.enforcement
+        for k in seg.targets(ev.target, home):
+            if k < 3 and e > 0:
+                caps[k] = min(caps[k], (1.0 - e) * history.base_for(i, k))
+    out = []
+    for src in range(3):
+        for dst in range(3):
+            if src != dst:
+                out.append(Link(src, dst, cost + (levy if dst == seg.bloc else 0.0), caps[dst]))
+    return out
 
 
 def run_stage(
@@ -62,14 +120,17 @@ def run_stage(
     stage: str,
     sellers: list,
     buyers: list,
+    history: TradeHistory,
     extra_offers: list[Quote] = (),
-    extra_bids: list[Quote] = (),
+    extra_bids: list[tuple[Quote, int]] = (),
 ) -> StageOutcome:
     """Collect quotes, clear the stage, and book every sale and purchase."""
     seg = model.segments
     auth = model.authority
-    n_seg = 4 if stage == "refined" and "buffer" in auth.instruments else 3
-    tau = model.config.market.transport_refined if stage == "refined" else model.config.market.transport_concentrate
+    n_seg = 4 if stage == "refined" and auth.needs_reserve else 3
+    mk = model.config.market
+    tau = mk.transport_refined if stage == "refined" else mk.transport_concentrate
+    levy = auth.levy(stage)
 
     quotes: list[Quote] = []
     caps: dict[tuple[str, int], float] = {}
@@ -86,70 +147,96 @@ def run_stage(
     offers, adders, levies = [], [], []
     for q in quotes:
         a = q.agent
-        is_auth = a is auth
+        is_auth = isinstance(a, Instrument)
         code = "AUTH" if is_auth else a.code
-        home = seg.bloc if is_auth else model.segment_of(code)
+        home = seg.bloc if is_auth else model.home_segment(a)
         member = not is_auth and code in auth.members
         row, lev = [], 0.0
         for k in range(n_seg):
             if k == seg.reserve:
-                row.append(0.0 if member else INF)
+                row.append(0.0 if member and q.only_segment is None else INF)
             elif q.only_segment is not None and k != q.only_segment:
-                row.append(INF)
-            elif is_auth and k != seg.bloc:
                 row.append(INF)
             else:
                 t = 0.0 if k == home else tau
-                if k == seg.bloc and not member and not is_auth:
-                    lev = auth.levy_adder(stage, q.price, t)
+                if k == seg.bloc and home != seg.bloc:
+                    lev = levy
                     t += lev
                 row.append(t)
         offers.append(Offer(code, q.quantity, q.price))
         adders.append(row)
         levies.append(lev)
 
-    bid_quotes = [(q, model.segment_of(q.agent.code)) for b in buyers for q in b.bids()]
-    bid_quotes += [(q, seg.reserve) for q in extra_bids if n_seg > seg.reserve]
-    bids = [Bid(getattr(q.agent, "code", "AUTH"), k, q.quantity, q.price) for q, k in bid_quotes]
+    bid_quotes = [(q, model.home_segment(q.agent)) for b in buyers for q in b.bids()]
+    bid_quotes += [(q, k) for q, k in extra_bids if k < n_seg]
+    bids = [Bid(_code(q.agent), k, q.quantity, q.price, q.upper) for q, k in bid_quotes]
+    links = _links(model, stage, levy, history)
 
-    result = clear(n_seg, offers, bids, adders, caps)
+    result = clear(n_seg, offers, bids, adders, caps, links)
 
-    out = StageOutcome(result.prices[:3], [0.0] * 3, [0.0] * 3, [0.0] * 3, [0.0] * 3, clearing=result)
+    prices = result.prices
+    out = StageOutcome(prices[:3], [0.0] * 3, [0.0] * 3, [0.0] * 3, [0.0] * 3, [0.0] * 3, clearing=result)
+    money = dict.fromkeys(("paid", "received", "transport", "transship", "levy", "link_rent"), 0.0)
     exports: dict[int, dict[int, float]] = {}
     for j, q in enumerate(quotes):
         a = q.agent
+        is_auth = isinstance(a, Instrument)
         for k in range(n_seg):
             x = result.flows[j][k]
             if x <= 1e-12:
                 continue
-            netback = result.prices[k] - adders[j][k]
+            netback = prices[k] - adders[j][k]
+            money["received"] += x * netback * KG
+            money["levy"] += x * levies[j] * KG if k == seg.bloc else 0.0
+            money["transport"] += x * (adders[j][k] - (levies[j] if k == seg.bloc else 0.0)) * KG
             if q.owner is not None:
                 q.owner.on_sold(a, q.tag, x, netback)
                 out.dumped += x
                 out.dump_value += x * netback
             a.on_sold(q.tag, x, netback)
-            if a is not auth:
-                auth.pay_cfd(a, x, netback)
-                if k == seg.bloc and levies[j] > 0:
-                    auth.collect_levy(levies[j], x)
-                exports.setdefault(id(a), {}).setdefault(k, 0.0)
-                exports[id(a)][k] += x
+            if k == seg.bloc and levies[j] > 0:
+                auth.collect_levy(levies[j], x)
+            if not is_auth and hasattr(a, "sold_bloc") and k == seg.bloc:
+                a.sold_bloc += x
+            if q.tag == COVERED and k == seg.bloc:
+                auth.on_covered_sale(a, x, prices[k])
+            exports.setdefault(id(a), {}).setdefault(k, 0.0)
+            exports[id(a)][k] += x
             if k == seg.bloc and stage == "refined":
-                origin = offers[j].seller  # country code, or "AUTH" for the joint stock
+                origin = offers[j].seller
                 model.bloc_supply_by_origin[origin] = model.bloc_supply_by_origin.get(origin, 0.0) + x
             if k < 3:
                 out.traded[k] += x
-                if a is auth:
+                if is_auth:
                     out.from_authority[k] += x
                 elif a.code in auth.members:
                     out.from_members[k] += x
                 elif a.code == model.config.dominant:
                     out.from_dominant[k] += x
+    for link, f in zip(links, result.link_flows, strict=True):
+        if f <= 1e-12:
+            continue
+        out.leaked[link.dst] += f
+        out.traded[link.dst] += f
+        out.traded[link.src] -= f  # re-sold, not consumed, in src
+        lev = levy if link.dst == seg.bloc else 0.0
+        money["transship"] += f * (link.cost - lev) * KG
+        money["levy"] += f * lev * KG
+        money["link_rent"] += f * (prices[link.dst] - prices[link.src] - link.cost) * KG
+        if lev > 0:
+            auth.collect_levy(lev, f)
     for s in sellers:
         for strat in s.strategies:
             strat.observe(s, exports.get(id(s), {}))
     for b, (q, k) in enumerate(bid_quotes):
         y = result.fills[b]
         if y > 1e-12:
-            q.agent.on_bought(q.tag, y, result.prices[k])
+            money["paid"] += y * prices[k] * KG
+            q.agent.on_bought(q.tag, y, prices[k])
+    out.money = money
+    history.add(out.traded)
     return out
+
+
+def _code(agent) -> str:
+    return "AUTH" if isinstance(agent, Instrument) else agent.code

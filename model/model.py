@@ -5,11 +5,13 @@ one bloc authority, and the market's last prices. One step is one month, in
 this order (``step``):
 
 1. events: export controls and demand shocks in force this month;
-   consumers set their demand; strategies (dumping) decide;
-2. concentrate market: mines offer, separation plants bid, the authority
-   sets levies and CfD terms -- cleared by ``market.run_stage``;
-3. refined market: plants offer their output, consumers and the authority's
-   buffer bid, the buffer offers its stock -- cleared the same way;
+   consumers set their demand by end use; strategies (controls, dumping) decide;
+2. concentrate market: mines offer, separation plants bid -- cleared by
+   ``market.run_stage`` (transport, levy, links between segments, caps);
+3. refined market: plants offer their output (CfD-covered volume apart),
+   consumers bid by end use and offer strategic stock, traders buy and sell
+   under the competitive-storage rule, the authority's buffer or procurement
+   stock bids and offers -- cleared the same way;
 4. settle: cash, stocks, consumption, unmet demand, the authority's budget;
 5. decisions: investment, exit, restart;
 6. record: one row of the per-step table (``model.recorder``).
@@ -22,16 +24,16 @@ import math
 import mesa
 import numpy as np
 
-from agents.authority import INSTRUMENTS, BlocAuthority
-from agents.consumers import ConsumerState
+from agents.authority import BlocAuthority
+from agents.consumers import ConsumerState, use_curve
+from agents.instruments import INSTRUMENTS, Instrument
 from agents.producers import Plant, ProducerState, RefinerState
 from agents.strategies import Competitive, Dumping, ExportControls
-from model.market import Segments, StageOutcome, run_stage
+from agents.traders import StockTrader
+from model.market import Segments, StageOutcome, TradeHistory, run_stage
 from model.recorder import StepRecorder
 from model.scenario import Event, Scenario, ScenarioError, parse_event
 from model.summary import summarise
-
-DEMAND_NOISE = 0.02  # assumed: s.d. of monthly multiplicative demand noise (order-book lumpiness)
 
 
 def parse_instruments(instrument: str | tuple[str, ...] | list[str] | None) -> frozenset[str]:
@@ -53,7 +55,7 @@ class BlocModel(mesa.Model):
 
     ``members``: codes, a number k (first k of the accession order) or None.
     ``floor``: $/kg refined (0/None = no floor). ``instrument``: ``levy``,
-    ``cfd``, ``buffer`` or a combination like ``"levy+buffer"``.
+    ``cfd``, ``buffer``, ``procurement`` or a combination like ``"levy+buffer"``.
     ``events``: extra events (``Event`` or CLI strings) on top of the scenario's.
     ``dumping``: override the scenario's dumping switch.
     ``member_stockpile_months``: give every member consumer this stockpile target.
@@ -84,7 +86,7 @@ class BlocModel(mesa.Model):
             raise ScenarioError("floor", floor, "must be a number >= 0 ($/kg)")
         self.instruments = parse_instruments(instrument)
         if floor > 0 and not self.instruments:
-            raise ScenarioError("instrument", instrument, "a floor needs an instrument: levy, cfd or buffer")
+            raise ScenarioError("instrument", instrument, f"a floor needs an instrument: {', '.join(INSTRUMENTS)}")
         self.events: tuple[Event, ...] = scenario.events + tuple(
             e if isinstance(e, Event) else parse_event(e) for e in events
         )
@@ -97,7 +99,16 @@ class BlocModel(mesa.Model):
         self.month = 0
         self.segments = Segments()
         mk = scenario.market
-        self.price_levels = self._price_levels()
+        self.use_curves = [
+            use_curve(u, mk.reference_price, mk.demand_floor_ratio, mk.demand_steps, mk.reservation_spread)
+            for u in scenario.end_uses
+        ]
+        self.history = {"concentrate": TradeHistory(), "refined": TradeHistory()}
+        # value of lost use per end use, $/kg: the top of its switching range x voll_multiple
+        self.voll = [
+            u.reservation * (1.0 + mk.reservation_spread) * mk.reference_price * mk.voll_multiple
+            for u in scenario.end_uses
+        ]
         self._last_prices = {
             "concentrate": [mk.initial_concentrate_price] * 3,
             "refined": [mk.reference_price] * 3,
@@ -121,6 +132,7 @@ class BlocModel(mesa.Model):
                 if member_stockpile_months is not None and c.code in self.members:
                     months = member_stockpile_months
                 self.consumers.append(ConsumerState(self, c.code, c.consumer, d, months))
+        self.traders = [StockTrader(self, k) for k in (self.segments.bloc, self.segments.home, self.segments.world)]
         for plant in self.plants:
             plant.strategies = [Competitive()]
             if plant.code == scenario.dominant:
@@ -153,16 +165,26 @@ class BlocModel(mesa.Model):
         """The market segment a country's buyers are in."""
         return self._segment[code]
 
+    def home_segment(self, agent) -> int:
+        """The segment an agent trades in at home (no transport, no levy)."""
+        if isinstance(agent, StockTrader):
+            return agent.segment
+        if isinstance(agent, Instrument):
+            return self.segments.bloc
+        return self._segment[agent.code]
+
+    def segment_targeted(self, event: Event, segment: int) -> bool:
+        """Whether an export control of the dominant supplier applies to a segment."""
+        return segment in self.segments.targets(event.target, self.segments.home)
+
+    def segment_demand(self, segment: int) -> float:
+        """Reference demand of a segment's consumers this month, t/month."""
+        return sum(c.reference_demand for c in self.consumers if self._segment[c.code] == segment)
+
     def group_of(self, code: str) -> str:
         if code in self.members:
             return "member"
         return "dominant" if code == self.config.dominant else "other"
-
-    def _price_levels(self) -> list[float]:
-        """Price steps of all demand curves, ascending, geometric, ending at the choke price."""
-        mk = self.config.market
-        lo, hi, n = mk.demand_floor_ratio, mk.demand_choke_ratio, mk.demand_steps
-        return [mk.reference_price * lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
 
     def last_price(self, stage: str, segment: int) -> float:
         return self._last_prices[stage][segment]
@@ -196,7 +218,8 @@ class BlocModel(mesa.Model):
         for ev in self.events:
             if ev.kind == "demand_shock" and ev.active(self.month):
                 shock *= ev.factor
-        noise = self.rng.lognormal(-0.5 * DEMAND_NOISE**2, DEMAND_NOISE, size=len(self.consumers))
+        sd = self.config.market.demand_noise
+        noise = self.rng.lognormal(-0.5 * sd**2, sd, size=len(self.consumers))
         for c, z in zip(self.consumers, noise, strict=True):
             c.shock = shock
             c.update_demand(float(z))
@@ -205,12 +228,22 @@ class BlocModel(mesa.Model):
                 strat.update(p)
         self.authority.reset_flows()
 
-        self.concentrate = run_stage(self, "concentrate", self.mines, self.refiners)
-        buf_bids, buf_offers = self.authority.buffer_quotes(self.bloc_reference_demand())
-        self.refined = run_stage(self, "refined", self.refiners, self.consumers, buf_offers, buf_bids)
+        self.concentrate = run_stage(self, "concentrate", self.mines, self.refiners, self.history["concentrate"])
+        bids, offers = self.authority.quotes("refined", self.bloc_reference_demand())
+        for t in self.traders:
+            b, o = t.quotes(self.segment_demand(t.segment))
+            bids += [(q, t.segment) for q in b]
+            offers += o
+        for c in self.consumers:
+            offers += c.offers()
+        self.refined = run_stage(
+            self, "refined", self.refiners, self.consumers, self.history["refined"], offers, bids
+        )
 
         for c in self.consumers:
             c.finish_month(self.refined.prices[self.segment_of(c.code)])
+        for t in self.traders:
+            t.finish_month(self.refined.prices[t.segment])
         for stage, out in (("concentrate", self.concentrate), ("refined", self.refined)):
             for k in range(3):
                 if not math.isnan(out.prices[k]):
@@ -227,6 +260,8 @@ class BlocModel(mesa.Model):
             p.clear_month()
         for c in self.consumers:
             c.clear_month()
+        for t in self.traders:
+            t.clear_month()
         if self.steps >= self.horizon:
             self.running = False
 

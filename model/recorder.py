@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import mesa
 import numpy as np
 
+from agents.authority import net_fiscal
+
 if TYPE_CHECKING:
     from model.model import BlocModel
 
@@ -38,13 +40,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "refined_output": ("t/month", "refined product made by all separation plants"),
     "demand_bloc": ("t/month", "bloc consumers' reference demand (at the reference price)"),
     "consumption_bloc": ("t/month", "bloc consumption, incl. stockpile draws"),
-    "unmet_bloc": ("t/month", "bloc essential demand (bid at the choke price) left unserved"),
+    "unmet_bloc": ("t/month", "bloc demand at the normal price left unserved (all end uses)"),
     "demand_home": ("t/month", "home-market consumers' reference demand"),
     "consumption_home": ("t/month", "home-market consumption"),
-    "unmet_home": ("t/month", "home-market essential demand left unserved"),
+    "unmet_home": ("t/month", "home-market demand at the normal price left unserved"),
     "demand_world": ("t/month", "rest-of-world consumers' reference demand"),
     "consumption_world": ("t/month", "rest-of-world consumption"),
-    "unmet_world": ("t/month", "rest-of-world essential demand left unserved"),
+    "unmet_world": ("t/month", "rest-of-world demand at the normal price left unserved"),
     "consumption_total": ("t/month", "world consumption, all segments"),
     "capacity_mining_member": ("t/month", "installed mining capacity of members"),
     "capacity_refining_member": ("t/month", "installed separation capacity of members"),
@@ -53,14 +55,31 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "capacity_mining_other": ("t/month", "installed mining capacity of non-members"),
     "capacity_refining_other": ("t/month", "installed separation capacity of non-members"),
     "online_refining_member": ("t/month", "members' separation capacity not mothballed"),
-    "stock_authority": ("t", "joint stockpile held by the bloc authority"),
+    "online_mining_member": ("t/month", "members' mining capacity not mothballed"),
+    "output_refining_member": ("t/month", "refined product made by member separation plants"),
+    "leakage_bloc": ("t/month", "refined product re-sold into the bloc from other segments (links)"),
+    "stock_traders_bloc": ("t", "private (traders') stocks in the bloc segment"),
+    "stock_traders_other": ("t", "private (traders') stocks in the home and world segments"),
+    "consumer_surplus_bloc": ("$/month", "bloc consumers' surplus (interpolated demand curves)"),
+    "lost_use_value_bloc": ("$/month", "bloc unmet demand valued at each end use's value of lost use"),
+    "producer_surplus_member": ("$/month", "member plants' sales revenue less variable costs"),
+    "producer_surplus_dominant": ("$/month", "the dominant supplier's revenue less variable costs"),
+    "producer_surplus_other": ("$/month", "other plants' revenue less variable costs"),
+    "levy_rate": ("$/kg", "import levy per kg on non-member oxide into the bloc"),
+    "procurement_spend": ("$/month", "joint-procurement purchases"),
+    "procurement_income": ("$/month", "joint-procurement sales"),
+    "storage_cost": ("$/month", "the authority's stock storage cost"),
+    "fiscal_net": ("$/month", "the authority's net fiscal cost this month (see agents.authority)"),
+    "buffer_fund": ("$", "buffer-stock fund left (NaN without a buffer)"),
+    "money_residual": ("$/month", "paid - received - transport - transship - levy - link rent, both stages (0)"),
+    "stock_authority": ("t", "stock held by the bloc authority (buffer and procurement)"),
     "stock_consumers_bloc": ("t", "strategic stockpiles of member consumers"),
     "stock_consumers_other": ("t", "strategic stockpiles of non-member consumers"),
     "inventory_refiners": ("t", "unsold refined product held by separation plants"),
     "levy_revenue": ("$/month", "import levy collected by the authority"),
-    "cfd_paid": ("$/month", "contract-for-difference top-ups paid to members"),
-    "buffer_spend": ("$/month", "joint-stockpile purchases"),
-    "buffer_income": ("$/month", "joint-stockpile sales"),
+    "cfd_paid": ("$/month", "contract-for-difference payments to members (negative: paid back)"),
+    "buffer_spend": ("$/month", "buffer-stock purchases"),
+    "buffer_income": ("$/month", "buffer-stock sales"),
     "consumer_spend_bloc": ("$/month", "what bloc consumers paid for refined product"),
     "member_exits_cum": ("count", "member plants gone offline for lack of cash, cumulative"),
     "exits_cum": ("count", "all plants gone offline for lack of cash, cumulative"),
@@ -73,6 +92,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
+def columns_for(scenario) -> dict[str, tuple[str, str]]:
+    """``COLUMNS`` plus one unmet-demand column per end use of the scenario."""
+    out = dict(COLUMNS)
+    for u in scenario.end_uses:
+        out[f"unmet_bloc_{u.name}"] = ("t/month", f"bloc unmet demand of end use {u.name}")
+    return out
+
+
 class StepRecorder:
     """Computes ``COLUMNS`` every month and collects them with a Mesa DataCollector."""
 
@@ -82,14 +109,17 @@ class StepRecorder:
         self.model = model
         self._row: dict[str, float] = {}
         self.collector = mesa.DataCollector(
-            model_reporters={name: self._reporter(name) for name in COLUMNS},
+            model_reporters={name: self._reporter(name) for name in columns_for(model.config)},
             agenttype_reporters={
                 Plant: {"country": "code", "stage": "stage", "capacity": "capacity", "status": "status", "cash": "cash"}
             },
         )
         # refined product held before month 0 (t): for the material balance
         self.initial_stock = (
-            sum(c.stock for c in model.consumers) + sum(p.inventory for p in model.refiners) + model.authority.stock
+            sum(c.stock for c in model.consumers)
+            + sum(p.inventory for p in model.refiners)
+            + model.authority.stock
+            + sum(t.stock for t in model.traders)
         )
 
     def _reporter(self, name: str):
@@ -147,8 +177,41 @@ class StepRecorder:
         row["stock_consumers_bloc"] = stock_bloc
         row["stock_consumers_other"] = stock_other
         row["inventory_refiners"] = sum(p.inventory for p in m.refiners)
-        for key in ("levy_revenue", "cfd_paid", "buffer_spend", "buffer_income"):
+        for key in (
+            "levy_revenue", "cfd_paid", "buffer_spend", "buffer_income",
+            "procurement_spend", "procurement_income", "storage_cost",
+        ):
             row[key] = auth.flows[key]
+        row["fiscal_net"] = net_fiscal(auth.flows)
+        buf = next((i for i in auth.instruments if i.name == "buffer"), None)
+        row["buffer_fund"] = buf.fund if buf else np.nan
+        row["levy_rate"] = auth.levy("refined")
+        row["money_residual"] = sum(
+            o.money["paid"] - o.money["received"] - o.money["transport"] - o.money["transship"]
+            - o.money["levy"] - o.money["link_rent"]
+            for o in (conc, ref)
+        )
+        row["leakage_bloc"] = ref.leaked[seg.bloc]
+        row["stock_traders_bloc"] = sum(t.stock for t in m.traders if t.segment == seg.bloc)
+        row["stock_traders_other"] = sum(t.stock for t in m.traders if t.segment != seg.bloc)
+        row["online_mining_member"] = sum(p.online_capacity for p in m.mines if p.code in m.members)
+        row["output_refining_member"] = sum(p.output for p in m.refiners if p.code in m.members)
+        surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
+        for p in m.plants:
+            surplus[m.group_of(p.code)] += p.revenue - p.variable_cost_month
+        for g, v in surplus.items():
+            row[f"producer_surplus_{g}"] = v
+        cs = lost = 0.0
+        for c in m.consumers:
+            if m.segment_of(c.code) == seg.bloc:
+                cs += c.surplus
+                lost += sum(q * v for q, v in zip(c.unmet_by_use, m.voll, strict=True)) * 1000.0
+        row["consumer_surplus_bloc"] = cs
+        row["lost_use_value_bloc"] = lost
+        for i, u in enumerate(m.config.end_uses):
+            row[f"unmet_bloc_{u.name}"] = sum(
+                c.unmet_by_use[i] for c in m.consumers if m.segment_of(c.code) == seg.bloc
+            )
         row["consumer_spend_bloc"] = spend_bloc
         row["member_exits_cum"] = sum(1 for _, code, _ in m.exits_log if code in m.members)
         row["exits_cum"] = len(m.exits_log)

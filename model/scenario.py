@@ -20,6 +20,8 @@ __all__ = [
     "BlocsimError",
     "ScenarioError",
     "Role",
+    "EndUse",
+    "Storage",
     "Consumer",
     "Country",
     "Market",
@@ -35,7 +37,7 @@ __all__ = [
 ]
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-EVENT_KINDS = ("export_ban", "export_quota", "demand_shock")
+EVENT_KINDS = ("export_ban", "export_quota", "export_licence", "demand_shock")
 TARGETS = ("members", "all")
 
 
@@ -166,9 +168,16 @@ class Market:
     concentrate_floor_ratio: float
     refining_yield: float
     price_memory_months: float
-    demand_choke_ratio: float
     demand_floor_ratio: float
     demand_steps: int
+    reservation_spread: float
+    voll_multiple: float
+    demand_noise: float
+    transship_concentrate: float
+    transship_refined: float
+    enforcement: float
+    normal_price_months: float
+    discount_rate: float
 
     def check(self, where: str) -> None:
         _num(f"{where}.reference_price", self.reference_price, 1e-6)
@@ -178,19 +187,76 @@ class Market:
         _num(f"{where}.concentrate_floor_ratio", self.concentrate_floor_ratio, 0.0, 1.0)
         _num(f"{where}.refining_yield", self.refining_yield, 1e-6, 1.0)
         _num(f"{where}.price_memory_months", self.price_memory_months, 1.0)
-        _num(f"{where}.demand_choke_ratio", self.demand_choke_ratio, 1.0)
         _num(f"{where}.demand_floor_ratio", self.demand_floor_ratio, 1e-3, 1.0)
         _int(f"{where}.demand_steps", self.demand_steps, 2)
+        _num(f"{where}.reservation_spread", self.reservation_spread, 0.0, 0.9)
+        _num(f"{where}.voll_multiple", self.voll_multiple, 0.0, 100.0)
+        _num(f"{where}.demand_noise", self.demand_noise, 0.0, 0.5)
+        _num(f"{where}.transship_concentrate", self.transship_concentrate)
+        _num(f"{where}.transship_refined", self.transship_refined)
+        _num(f"{where}.enforcement", self.enforcement, 0.0, 1.0)
+        _num(f"{where}.normal_price_months", self.normal_price_months, 1.0)
+        _num(f"{where}.discount_rate", self.discount_rate, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class EndUse:
+    """One end use of the refined product (e.g. EV traction motors).
+
+    ``share`` of each consumer's demand at the reference price; ``elasticity``
+    its short-run price elasticity below the switching price; ``reservation``
+    the price (x the reference price) at which the use switches to a
+    substitute or stops -- users' switching prices are spread uniformly over
+    ``reservation x (1 +- market.reservation_spread)``.
+    """
+
+    name: str
+    share: float
+    elasticity: float
+    reservation: float
+
+    def check(self, where: str) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ScenarioError(f"{where}.name", self.name, "must be a non-empty string")
+        _num(f"{where}.share", self.share, 0.0, 1.0)
+        _num(f"{where}.elasticity", self.elasticity, -5.0, 0.0)
+        _num(f"{where}.reservation", self.reservation, 1.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Private (traders') stocks under the competitive-storage rule, one trader per segment."""
+
+    interest_rate: float  # a year
+    storage_cost: float  # $/kg a month
+    capacity_months: float  # most stock a trader holds, months of its segment's reference demand
+    reversion: float  # monthly AR(1) coefficient of expected prices towards the normal price
+    precaution: float  # expected price rise while an export control is announced or in force
+    schedule_spread: float  # width of the buy/sell schedules around the threshold price, share
+
+    def check(self, where: str) -> None:
+        _num(f"{where}.interest_rate", self.interest_rate, 0.0, 1.0)
+        _num(f"{where}.storage_cost", self.storage_cost, 0.0, 100.0)
+        _num(f"{where}.capacity_months", self.capacity_months, 0.0, 24.0)
+        _num(f"{where}.reversion", self.reversion, 0.0, 1.0)
+        _num(f"{where}.precaution", self.precaution, 0.0, 10.0)
+        _num(f"{where}.schedule_spread", self.schedule_spread, 1e-3, 1.0)
 
 
 @dataclass(frozen=True)
 class BlocParams:
     accession_order: tuple[str, ...]
-    buffer_purchase_share: float
-    buffer_target_months: float
-    buffer_max_months: float
-    buffer_release_ratio: float
-    buffer_release_share: float
+    cfd_upside_share: float
+    cfd_volume_share: float
+    cfd_term_months: int
+    buffer_fund: float
+    buffer_ceiling_ratio: float
+    buffer_storage_cost: float
+    procurement_purchase_share: float
+    procurement_target_months: float
+    procurement_max_months: float
+    procurement_release_ratio: float
+    procurement_release_share: float
 
     def check(self, where: str) -> None:
         if not isinstance(self.accession_order, (list, tuple)) or not all(
@@ -198,11 +264,17 @@ class BlocParams:
         ):
             raise ScenarioError(f"{where}.accession_order", self.accession_order, "must be a list of country codes")
         object.__setattr__(self, "accession_order", tuple(self.accession_order))
-        _num(f"{where}.buffer_purchase_share", self.buffer_purchase_share, 0.0, 1.0)
-        _num(f"{where}.buffer_target_months", self.buffer_target_months)
-        _num(f"{where}.buffer_max_months", self.buffer_max_months)
-        _num(f"{where}.buffer_release_ratio", self.buffer_release_ratio, 1.0)
-        _num(f"{where}.buffer_release_share", self.buffer_release_share, 0.0, 1.0)
+        _num(f"{where}.cfd_upside_share", self.cfd_upside_share, 0.0, 1.0)
+        _num(f"{where}.cfd_volume_share", self.cfd_volume_share, 0.0, 10.0)
+        _int(f"{where}.cfd_term_months", self.cfd_term_months, 1)
+        _num(f"{where}.buffer_fund", self.buffer_fund, 0.0, 1e13)
+        _num(f"{where}.buffer_ceiling_ratio", self.buffer_ceiling_ratio, 1.0, 10.0)
+        _num(f"{where}.buffer_storage_cost", self.buffer_storage_cost, 0.0, 100.0)
+        _num(f"{where}.procurement_purchase_share", self.procurement_purchase_share, 0.0, 1.0)
+        _num(f"{where}.procurement_target_months", self.procurement_target_months)
+        _num(f"{where}.procurement_max_months", self.procurement_max_months)
+        _num(f"{where}.procurement_release_ratio", self.procurement_release_ratio, 1.0)
+        _num(f"{where}.procurement_release_share", self.procurement_release_share, 0.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -239,9 +311,18 @@ class Defaults:
     stock_fill_months: float
     adjust_months: float
     max_substitution_rate: float
-    elasticity_short: float
     elasticity_long: float
     demand_growth: float
+    substitution_ratchet: float
+    stock_release_ratio: float
+    stock_draw_share: float
+    busy: float
+    restart_margin: float
+    idle_bid_share: float
+    initial_utilisation: float
+    refiner_sales_memory: float
+    refiner_price_memory: float
+    refiner_inventory_target: float
 
     def check(self, where: str) -> None:
         _num(f"{where}.cash_months", self.cash_months)
@@ -255,9 +336,18 @@ class Defaults:
         _num(f"{where}.stock_fill_months", self.stock_fill_months, 1.0)
         _num(f"{where}.adjust_months", self.adjust_months, 1.0)
         _num(f"{where}.max_substitution_rate", self.max_substitution_rate, 0.0, 1.0)
-        _num(f"{where}.elasticity_short", self.elasticity_short, -5.0, 0.0)
         _num(f"{where}.elasticity_long", self.elasticity_long, -5.0, 0.0)
         _num(f"{where}.demand_growth", self.demand_growth, -0.5, 1.0)
+        _num(f"{where}.substitution_ratchet", self.substitution_ratchet, 0.0, 1.0)
+        _num(f"{where}.stock_release_ratio", self.stock_release_ratio, 1.0, 100.0)
+        _num(f"{where}.stock_draw_share", self.stock_draw_share, 0.0, 1.0)
+        _num(f"{where}.busy", self.busy, 0.05, 1.0)
+        _num(f"{where}.restart_margin", self.restart_margin, 0.0, 10.0)
+        _num(f"{where}.idle_bid_share", self.idle_bid_share, 0.0, 1.0)
+        _num(f"{where}.initial_utilisation", self.initial_utilisation, 0.0, 1.0)
+        _num(f"{where}.refiner_sales_memory", self.refiner_sales_memory, 1.0, 120.0)
+        _num(f"{where}.refiner_price_memory", self.refiner_price_memory, 1.0, 120.0)
+        _num(f"{where}.refiner_inventory_target", self.refiner_inventory_target, 0.0, 24.0)
 
 
 @dataclass(frozen=True)
@@ -271,8 +361,12 @@ class Event:
     start: int
     duration: int
     target: str = "members"  # export controls: "members" (the bloc) or "all" foreign buyers
-    share: float = 0.0  # export_quota: share of the previous 12 months' exports
+    share: float = 0.0  # export_quota / export_licence: share of the previous 12 months' exports
     factor: float = 1.0  # demand_shock: demand multiplier
+    announce: int = 0  # months of notice before ``start`` (traders may buy ahead)
+    enforcement: float = -1.0  # controls: share of re-export leakage stopped (-1: the scenario's market.enforcement)
+    delay: int = 0  # export_licence: months before the first licences are granted
+    approval_sd: float = 0.0  # export_licence: s.d. of the monthly approved share
 
     def check(self, where: str) -> None:
         if self.kind not in EVENT_KINDS:
@@ -283,6 +377,19 @@ class Event:
             raise ScenarioError(f"{where}.target", self.target, "must be 'members' or 'all'")
         _num(f"{where}.share", self.share, 0.0, 1.0)
         _num(f"{where}.factor", self.factor, 0.0, 10.0)
+        _int(f"{where}.announce", self.announce, 0)
+        if self.enforcement != -1.0:
+            _num(f"{where}.enforcement", self.enforcement, 0.0, 1.0)
+        _int(f"{where}.delay", self.delay, 0)
+        _num(f"{where}.approval_sd", self.approval_sd, 0.0, 1.0)
+
+    @property
+    def is_control(self) -> bool:
+        return self.kind in ("export_ban", "export_quota", "export_licence")
+
+    def announced(self, step: int) -> bool:
+        """True in the months of notice before the event starts."""
+        return self.start - self.announce <= step < self.start
 
     def active(self, step: int) -> bool:
         return self.start <= step < self.start + self.duration
@@ -300,6 +407,8 @@ class Scenario:
     dumping: Dumping
     defaults: Defaults
     countries: tuple[Country, ...]
+    end_uses: tuple[EndUse, ...] = field(default_factory=tuple)
+    storage: Storage | None = None
     events: tuple[Event, ...] = field(default_factory=tuple)
 
     def check(self, where: str = "scenario") -> None:
@@ -315,6 +424,15 @@ class Scenario:
                 raise ScenarioError("bloc.accession_order", code, "unknown country")
             if code == self.dominant and not self.allow_dominant_member:
                 raise ScenarioError("bloc.accession_order", code, "the dominant supplier may not join this bloc")
+        if not self.end_uses:
+            raise ScenarioError("end_uses", (), "at least one [[end_uses]] table is required")
+        total = sum(u.share for u in self.end_uses)
+        if abs(total - 1.0) > 1e-6:
+            raise ScenarioError("end_uses.share", round(total, 9), "shares must add up to 1")
+        names = [u.name for u in self.end_uses]
+        for n in names:
+            if names.count(n) > 1:
+                raise ScenarioError("end_uses.name", n, "appears twice")
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -385,7 +503,7 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     for key in data:
         if key not in known:
             raise ScenarioError(key, data[key], f"unknown key (known: {', '.join(sorted(known))})")
-    for key in ("name", "dominant", "market", "bloc", "dumping", "defaults", "countries"):
+    for key in ("name", "dominant", "market", "bloc", "dumping", "defaults", "countries", "end_uses", "storage"):
         if key not in data:
             raise ScenarioError(key, None, "is required")
     countries = []
@@ -402,6 +520,9 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         rest = {k: v for k, v in raw.items() if k not in roles}
         countries.append(_build(Country, where, rest, **roles))
     events = tuple(_build(Event, f"events[{i}]", e) for i, e in enumerate(data.get("events", [])))
+    if not isinstance(data["end_uses"], list):
+        raise ScenarioError("end_uses", data["end_uses"], "must be a list of [[end_uses]] tables")
+    end_uses = tuple(_build(EndUse, f"end_uses[{i}]", u) for i, u in enumerate(data["end_uses"]))
     sc = Scenario(
         name=str(data["name"]),
         product=str(data.get("product", "")),
@@ -413,6 +534,8 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         dumping=_build(Dumping, "dumping", data["dumping"]),
         defaults=_build(Defaults, "defaults", data["defaults"]),
         countries=tuple(countries),
+        end_uses=end_uses,
+        storage=_build(Storage, "storage", data["storage"]),
         events=events,
     )
     sc.check()
@@ -428,20 +551,21 @@ def parse_event(text: str) -> Event:
     values: dict[str, Any] = {"kind": kind}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, val = part.partition("=")
-        if not eq or key not in ("start", "duration", "target", "share", "factor"):
-            raise ScenarioError("event", text, f"bad part {part!r} (use start=, duration=, target=, share=, factor=)")
+        keys = ("start", "duration", "target", "share", "factor", "announce", "enforcement", "delay", "approval_sd")
+        if not eq or key not in keys:
+            raise ScenarioError("event", text, f"bad part {part!r} (use {'=, '.join(keys)}=)")
         if key == "target":
             values[key] = val
         else:
             try:
-                values[key] = int(val) if key in ("start", "duration") else float(val)
+                values[key] = int(val) if key in ("start", "duration", "announce", "delay") else float(val)
             except ValueError:
                 raise ScenarioError(f"event.{key}", val, "must be a number") from None
     for key in ("start", "duration"):
         if key not in values:
             raise ScenarioError(f"event.{key}", None, f"is required in {text!r}")
-    if kind == "export_quota" and "share" not in values:
-        raise ScenarioError("event.share", None, f"is required for export_quota in {text!r}")
+    if kind in ("export_quota", "export_licence") and "share" not in values:
+        raise ScenarioError("event.share", None, f"is required for {kind} in {text!r}")
     if kind == "demand_shock" and "factor" not in values:
         raise ScenarioError("event.factor", None, f"is required for demand_shock in {text!r}")
     return _build(Event, "event", values)
