@@ -63,6 +63,7 @@ class BlocAuthority(mesa.Agent):
         self.reset_flows()
         self.totals = {k: 0.0 for k in FLOWS}
         self.fiscal_pv = 0.0  # present value of the net fiscal cost so far, $
+        self.applied_levy = {"concentrate": 0.0, "refined": 0.0}  # $/kg levied this month
 
     @property
     def needs_reserve(self) -> bool:

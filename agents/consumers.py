@@ -11,12 +11,12 @@ spread uniformly over ``R_u * (1 -+ spread)``. The curve is bid as steps
 whose upper ends make it piecewise linear (``Quote.upper``), so the clearing
 price is continuous in the quantity supplied (``model.clearing``).
 
-``L = L_rev * L_irr`` is the long-run response, a partial adjustment towards
-``(p_mean / p_ref) ** (e_long - e_short)`` (so that a sustained price change
-moves demand by ``e_long`` in all, short run included), at most
-``max_substitution_rate`` a year. A share ``substitution_ratchet`` of every
-fall (in logs) is irreversible (``L_irr``): demand lost to substitution in a
-long spike does not come back when prices fall.
+``L`` is the long-run response, a partial adjustment towards
+``T = (p_mean / p_ref) ** (e_long - e_short)`` (so that a sustained price
+change moves demand by ``e_long`` in all, short run included), at most
+``max_substitution_rate`` a year. Substitution is partly irreversible: a
+share ``r = substitution_ratchet`` of the demand lost never comes back, so
+once ``L`` has fallen to ``L_min`` it adjusts towards ``min(T, 1 - r (1 - L_min))``.
 
 Unmet demand of a use is what it would buy at the normal price (its
 segment's moving-average price, ``market.normal_price_months``; steps
@@ -94,8 +94,8 @@ class ConsumerState(mesa.Agent):
         self.uses = model.config.end_uses
         self.curves = model.use_curves  # per end use, shared by all consumers
         self.mean_short_elasticity = sum(u.share * u.elasticity for u in self.uses)
-        self.long_rev = 1.0  # reversible part of the long-run response
-        self.long_irr = 1.0  # irreversible part (the substitution ratchet); only falls
+        self.long_run = 1.0  # long-run response of demand (1 = none)
+        self.long_min = 1.0  # the lowest it has been (the substitution ratchet)
         self.mean_price = mk.reference_price  # $/kg, moving average for the long-run response
         self.normal_price = mk.reference_price  # $/kg, the segment's normal (pre-crisis) price
         self.shock = 1.0  # demand_shock events
@@ -111,10 +111,6 @@ class ConsumerState(mesa.Agent):
         self.surplus = 0.0  # $ consumer surplus this month (valuation - price, interpolated curves)
         self.consumed = self.unmet = 0.0
 
-    @property
-    def long_run(self) -> float:
-        return self.long_rev * self.long_irr
-
     # --------------------------------------------------------------- demand
     def update_demand(self, noise: float) -> None:
         """Set this month's reference demand (growth, long-run response, shocks, noise)."""
@@ -122,12 +118,11 @@ class ConsumerState(mesa.Agent):
         p_ref = self.model.config.market.reference_price
         target = (self.mean_price / p_ref) ** (d.elasticity_long - self.mean_short_elasticity)
         step = d.max_substitution_rate / 12.0
-        old = self.long_run
-        change = max(-step, min(step, (target - old) / d.adjust_months))
-        new = max(1e-6, old + change)
-        if new < old:  # substitution: a share of the fall (in logs) is irreversible
-            self.long_irr *= (new / old) ** d.substitution_ratchet
-        self.long_rev = new / self.long_irr
+        if self.long_min < 1.0:  # a share of what was lost to substitution never returns
+            target = min(target, 1.0 - d.substitution_ratchet * (1.0 - self.long_min))
+        change = max(-step, min(step, (target - self.long_run) / d.adjust_months))
+        self.long_run = max(1e-6, self.long_run + change)
+        self.long_min = min(self.long_min, self.long_run)
         self.noise = noise
         growth = (1.0 + d.demand_growth) ** (self.model.month / 12.0)
         self.reference_demand = self.role.demand * growth * self.long_run * self.shock * noise

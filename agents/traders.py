@@ -15,10 +15,11 @@ the difference between that schedule and what it holds.
 Expectations are adaptive and mean-reverting: ``E[p_next] = p_n + rho (p - p_n)``
 with ``p_n`` the segment's normal price (a moving average). The
 precautionary motive: while an export control on the segment is announced,
-the level prices revert to is ``(1 + precaution) x`` this month's price (a
-jump is expected: traders buy ahead); while it is in force, it is
-``(1 + precaution) x`` the normal price -- once prices have jumped above
-that, mean reversion dominates and traders sell into the peak.
+traders expect prices to rise by ``precaution`` by its start, i.e.
+``E[p_next] = p (1 + precaution) ** (1 / months to go)`` (they buy ahead);
+while it is in force prices are expected to revert to ``(1 + precaution) x``
+the normal price -- once they have jumped above that, mean reversion
+dominates and traders sell into the peak.
 """
 
 from __future__ import annotations
@@ -59,11 +60,15 @@ class StockTrader(mesa.Agent):
         controls = [e for e in self.model.events if e.is_control and self.model.segment_targeted(e, self.segment)]
         month = self.model.month
         normal = self.normal_price
+        announced = [e for e in controls if e.announced(month)]
         if any(e.active(month) for e in controls):
             normal *= 1.0 + st.precaution  # a control in force: prices are expected to stay high
-        elif any(e.announced(month) for e in controls):
-            normal = self.last_price * (1.0 + st.precaution)  # announced: a jump is expected
-        expected = normal + st.reversion * (self.last_price - normal)
+            expected = normal + st.reversion * (self.last_price - normal)
+        elif announced:  # the jump is expected when the control starts: appreciation per month until then
+            months = max(1, min(e.start for e in announced) - month)
+            expected = self.last_price * (1.0 + st.precaution) ** (1.0 / months)
+        else:
+            expected = normal + st.reversion * (self.last_price - normal)
         self.expected_price = expected
         r = (1.0 + st.interest_rate) ** (1.0 / 12.0) - 1.0
         return max(0.0, (expected - st.storage_cost) / (1.0 + r))

@@ -25,26 +25,15 @@ examples:
   blocsim plot results/mf
 """
 
-SUMMARY_LABELS = {
-    "price_bloc_mean": ("bloc oxide price, mean", "$/kg"),
-    "price_world_mean": ("rest-of-world oxide price, mean", "$/kg"),
-    "price_home_mean": ("dominant supplier's home price, mean", "$/kg"),
-    "peak_price_ratio_bloc": ("bloc peak price / pre-event mean", "x"),
-    "unmet_bloc_share": ("bloc unmet demand share", ""),
-    "member_supply_share_end": ("members' share of bloc supply, last 12 months", ""),
-    "dominant_share_bloc_end": ("dominant supplier's share of bloc supply, last 12 months", ""),
-    "member_capacity_start": ("members' separation capacity at start", "t/month"),
-    "member_capacity_end": ("members' separation capacity at end", "t/month"),
-    "member_mining_capacity_end": ("members' mining capacity at end", "t/month"),
-    "member_exits": ("member plant exits (each time one goes offline)", ""),
-    "member_plants_exited": ("member plants that exited at least once", ""),
-    "fiscal_cost": ("fiscal cost to the bloc (CfD + stock - levy)", "$"),
-    "levy_revenue": ("levy revenue", "$"),
-    "cfd_paid": ("CfD payments", "$"),
-    "consumer_cost_bloc": ("bloc consumers' spending on oxide", "$"),
-    "dumping_loss": ("dominant supplier's dumping loss", "$"),
-    "stock_authority_end": ("joint stockpile at end", "t"),
-}
+def _summary_label(key: str) -> tuple[str, str]:
+    """(label, unit) of a summary metric, from ``experiments.metrics.METRICS`` (one place)."""
+    from experiments.metrics import METRICS
+
+    text = METRICS.get(key, key)
+    label, _, unit = text.rpartition(", ")
+    if unit in ("$", "$/kg", "t/month", "months"):
+        return label, unit
+    return text, ""
 
 
 def _number(flag: str, kind: type, minimum: float, what: str):
@@ -115,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--instrument",
         default="levy",
-        help="floor instrument: levy, cfd, buffer, or a combination like levy+buffer (default: %(default)s)",
+        help="floor instrument: levy, cfd, buffer, procurement, or a combination like levy+buffer"
+        " (default: %(default)s)",
     )
     run.add_argument("--seed", type=_seed_arg, default=1, help="random seed (default: %(default)s)")
     run.add_argument("--steps", type=_steps_arg, default=None, help="months to run (default: the scenario's, 240)")
@@ -297,15 +287,15 @@ def format_summary(model, summary: dict[str, float]) -> str:
         f"  events: {events or 'none'}",
         "",
     ]
-    width = max(len(label) for label, _ in SUMMARY_LABELS.values())
+    width = max(len(_summary_label(key)[0]) for key in summary)
     for key, value in summary.items():
-        label, unit = SUMMARY_LABELS.get(key, (key, ""))
+        label, unit = _summary_label(key)
         if isinstance(value, float) and math.isnan(value):
             text = "n/a"
         elif unit == "$":
             text = f"{value / 1e9:,.2f} bn $"
         elif unit == "":
-            text = f"{value:.1%}" if "share" in key else f"{value:,.0f}"
+            text = f"{value:.1%}" if "share" in key else f"{value:,.0f}" if value == int(value) else f"{value:.3g}"
         else:
             text = f"{value:,.2f} {unit}"
         lines.append(f"  {label:<{width}}  {text}")

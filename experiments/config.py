@@ -149,17 +149,25 @@ class Experiment:
 
 
 def members_full_cost(sc, members: tuple[str, ...]) -> float:
-    """Members' average full cost of oxide, $/kg: mean full cost of their mines plus of their
-    separation plants (candidates' averages where members have no such role)."""
+    """Members' full cost of oxide, $/kg: capacity-weighted mean full cost of their mines divided
+    by the refining yield, plus that of their separation plants (weighted by potential where
+    members have no capacity; the candidates' where members have no such role)."""
 
     def mean_full(codes, role):
-        costs = [getattr(sc.country(c), role).full_cost for c in codes if getattr(sc.country(c), role)]
-        return sum(costs) / len(costs) if costs else None
+        roles = [getattr(sc.country(c), role) for c in codes if getattr(sc.country(c), role)]
+        if not roles:
+            return None
+        w = [r.capacity for r in roles]
+        if sum(w) <= 0:
+            w = [r.potential for r in roles]
+        if sum(w) <= 0:
+            w = [1.0] * len(roles)
+        return sum(wi * r.full_cost for wi, r in zip(w, roles, strict=True)) / sum(w)
 
     pool = sc.bloc.accession_order
     mining = mean_full(members, "mining") or mean_full(pool, "mining") or 0.0
     refining = mean_full(members, "refining") or mean_full(pool, "refining") or 0.0
-    return mining + refining
+    return mining / sc.market.refining_yield + refining
 
 
 def _members(sc, spec: Any, ss: np.random.SeedSequence) -> tuple[tuple[str, ...], str]:
@@ -261,7 +269,7 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
             parse_instruments(ins)
         except BlocsimError:
             raise ExperimentError(
-                f"grid.instrument[{i}]", ins, "unknown instrument (levy, cfd, buffer, or a+b)"
+                f"grid.instrument[{i}]", ins, "unknown instrument (levy, cfd, buffer, procurement, or a+b)"
             ) from None
         instruments.append(ins)
 

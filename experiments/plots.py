@@ -39,14 +39,17 @@ STYLE = {
 
 # metric -> (label with unit, scale divisor, format)
 LABELS: dict[str, tuple[str, float, str]] = {
-    "shortfall_share": ("Bloc shortfall during the ban (% of demand)", 0.01, "{:.0f}"),
-    "peak_price_ratio": ("Peak bloc price during the ban (x pre-ban mean)", 1.0, "{:.1f}"),
-    "recovery_months": ("Months to recover from the ban", 1.0, "{:.0f}"),
-    "stockpile_cover": ("Bloc stocks before the ban (months of demand)", 1.0, "{:.1f}"),
-    "self_sufficiency": ("Bloc consumption from member supply (%)", 0.01, "{:.0f}"),
+    "shortfall_share": ("Bloc shortfall during the export control (% of demand)", 0.01, "{:.0f}"),
+    "peak_price_ratio": ("Peak bloc price during the control (x pre-event mean)", 1.0, "{:.1f}"),
+    "recovery_months": ("Months from the control's end to recovery", 1.0, "{:.0f}"),
+    "stockpile_cover": ("Bloc stocks before the control (months of demand)", 1.0, "{:.1f}"),
+    "self_sufficiency": ("Members' output / bloc consumption, last year (%)", 0.01, "{:.0f}"),
     "supply_hhi": ("Concentration of bloc supply (HHI, 0-1)", 1.0, "{:.2f}"),
-    "member_capacity_retained": ("Members' separation capacity (end / start)", 1.0, "{:.1f}"),
-    "member_exits": ("Member plant exits (count of episodes)", 1.0, "{:.0f}"),
+    "member_capacity_retained": ("Members' on-line separation capacity (end / start)", 1.0, "{:.1f}"),
+    "member_exit_episodes": ("Member plant exits (count of episodes)", 1.0, "{:.0f}"),
+    "member_output_retained": ("Members' separation output (last / first year)", 1.0, "{:.1f}"),
+    "crisis_cost": ("Cost of the crisis to bloc consumers (bn $)", 1e9, "{:.1f}"),
+    "leakage_share": ("Bloc supply leaked through third countries (%)", 0.01, "{:.0f}"),
     "member_plants_exited": ("Member plants that exited (count)", 1.0, "{:.0f}"),
     "dumping_margin": ("Dominant supplier's cost - dumping price ($/kg)", 1.0, "{:.0f}"),
     "dominant_share_bloc": ("Dominant supplier's share of bloc supply (%)", 0.01, "{:.0f}"),
@@ -63,13 +66,19 @@ KEY_METRICS = [
     "shortfall_share",
     "peak_price_ratio",
     "recovery_months",
+    "crisis_cost",
     "member_capacity_retained",
     "dominant_share_bloc",
     "fiscal_cost",
     "consumer_cost_bloc",
     "price_bloc_mean",
 ]
-INSTRUMENT_NAMES = {"levy": "import levy", "cfd": "contract for difference", "buffer": "joint stockpile"}
+INSTRUMENT_NAMES = {
+    "levy": "variable import levy",
+    "cfd": "contract for difference",
+    "buffer": "buffer stock",
+    "procurement": "joint procurement",
+}
 
 
 def _instrument_title(ins: str) -> str:

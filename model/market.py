@@ -131,6 +131,7 @@ def run_stage(
     mk = model.config.market
     tau = mk.transport_refined if stage == "refined" else mk.transport_concentrate
     levy = auth.levy(stage)
+    auth.applied_levy[stage] = levy
 
     quotes: list[Quote] = []
     caps: dict[tuple[str, int], float] = {}

@@ -140,9 +140,10 @@ class BlocModel(mesa.Model):
                 plant.strategies.append(ExportControls(self.events))
                 if self.dumping_enabled and isinstance(plant, RefinerState):
                     plant.strategies.append(Dumping(scenario.dumping))
-        self.start_capacity = {  # members' installed capacity at the start, t/month
+        self.start_capacity = {  # members' capacity at the start, t/month
             "mining": sum(p.capacity for p in self.mines if p.code in self.members),
             "refining": sum(p.capacity for p in self.refiners if p.code in self.members),
+            "refining_online": sum(p.online_capacity for p in self.refiners if p.code in self.members),
         }
         self.recorder = StepRecorder(self)
         self.datacollector = self.recorder.collector  # a mesa.DataCollector
@@ -206,6 +207,17 @@ class BlocModel(mesa.Model):
 
     def bloc_reference_demand(self) -> float:
         return sum(c.reference_demand for c in self.consumers if c.code in self.members)
+
+    def member_demand_shares(self) -> dict[str, float]:
+        """Each member's share of bloc reference demand this month (members without demand: 0)."""
+        d = {c.code: c.reference_demand for c in self.consumers if c.code in self.members}
+        total = sum(d.values())
+        return {code: (d.get(code, 0.0) / total if total > 0 else 0.0) for code in self.members}
+
+    def burden(self) -> dict[str, float]:
+        """Each member's share of the bloc's fiscal cost, $, in proportion to its demand (assumed)."""
+        cost = self.summary()["fiscal_cost"]
+        return {code: share * cost for code, share in self.member_demand_shares().items()}
 
     def record_exit(self, plant: Plant) -> None:
         self.exits_log.append((self.month, plant.code, plant.stage))

@@ -185,7 +185,7 @@ class StepRecorder:
         row["fiscal_net"] = net_fiscal(auth.flows)
         buf = next((i for i in auth.instruments if i.name == "buffer"), None)
         row["buffer_fund"] = buf.fund if buf else np.nan
-        row["levy_rate"] = auth.levy("refined")
+        row["levy_rate"] = auth.applied_levy["refined"]
         row["money_residual"] = sum(
             o.money["paid"] - o.money["received"] - o.money["transport"] - o.money["transship"]
             - o.money["levy"] - o.money["link_rent"]
