@@ -2,53 +2,86 @@
 
 One stage (concentrate or refined), one month, segments ``0..K-1``. Sellers
 offer tranches ``(quantity t, ask $/kg)``; each tranche has a landed-cost
-adder per segment (transport, tariff, levy; ``inf`` = may not go there); caps
-limit what a seller sends to a segment (export controls). Buyers bid
-``(segment, quantity t, price $/kg)`` steps.
+adder per segment (transport, tariff, levy; ``inf`` = may not go there; an
+adder may be negative, a subsidy, as long as the landed cost ``ask + adder``
+is not); caps limit what a seller sends to a segment (export controls).
+Buyers bid ``(segment, quantity t, price $/kg)`` steps, optionally graded up
+to ``upper``. Links let material delivered into one segment be re-sold into
+another at a cost per kg, up to a capacity (transshipment by traders).
 
-The result is the competitive equilibrium, i.e. the allocation that maximises
+Allocation. The allocation maximises
 
-    welfare = sum_b v_b*y_b - sum_{j,k} (a_j + t_jk)*x_jk
+    welfare = sum_b v_b*y_b - sum_{j,k} (a_j + t_jk)*x_jk - sum_l c_l*z_l
 
-subject to tranche quantities, caps and a balance per segment
-(``../shared/design/clearing.md``, checked against an LP in the tests).
+subject to tranche quantities, caps, link capacities and a balance per
+segment (``../shared/design/clearing.md``, checked against an LP in the
+tests), and among the welfare-maximising allocations it trades the most
+(lexicographic: welfare first, then volume; a trade of zero surplus, a bid
+equal to a landed ask up to float rounding, takes place).
 
 Algorithm (``clear``): successive shortest paths on the flow network
-``S -> tranche -> [seller cap node] -> segment -> bid -> T``: start with no
-trade and repeatedly push flow along the cheapest residual path from S to T
-(Dijkstra on reduced costs, Johnson potentials) while that path's cost is
-negative, i.e. while one more unit adds welfare. Each augmentation saturates a
-tranche, a bid, or a cap; a new search is needed only after a tranche or cap
-(not a bid) is used up, so there are about (#offers + #caps) searches. Bids of
-the same segment and price are merged and their fill is shared pro rata (the
-rationing rule); so are offers with the same ask and landed costs, unless their
-seller is capped: an allocation never depends on the order of the offers.
+``S -> tranche -> [seller cap node] -> segment [-> link -> segment] -> bid -> T``:
+start with no trade and push flow along the cheapest residual path from S to
+T (Dijkstra on reduced costs; Johnson potentials from a Bellman-Ford pass, so
+negative adders are fine) while that path's cost is <= tol (1e-9 x the price
+scale). Successive shortest paths give the cheapest flow of each volume, so
+stopping at the first path with positive cost gives the largest volume among
+welfare-maximising flows. Bids of the same segment and price are merged and
+filled pro rata (the rationing rule); so are offers with the same ask and
+landed costs, unless their seller is capped: an allocation never depends on
+the order of the offers.
 
-Prices: the segment price is the dual of its balance. The set of equilibrium
-price vectors is an interval lattice ``[lo, hi]``: ``hi[k]`` is the cheapest
-way to bring one more unit into ``k`` and ``lo[k]`` the most one more unit in
-``k`` is worth, both by shortest paths in the final residual network. The
-price rule, for a segment where something trades, is the midpoint
-``(lo + hi)/2`` -- the midpoint of two equilibrium price vectors, so itself
-one. For a segment with bids where nothing trades, the price is the highest
-one consistent with the traded segments' prices (the landed cost of one more
-unit: import parity), or, if no supply can reach it at all (an export ban),
-``lo``: its highest unserved bid. A segment without bids has price NaN.
-So without frictions every segment has the same price.
+Prices. Segment prices are duals of the balances; the equilibrium price
+vectors form an interval lattice ``[price_lo, price_hi]`` (``hi[k]``: the
+cheapest way to bring one more unit into k; ``lo[k]``: the most one more
+unit in k is worth; shortest paths in the final residual network, computed
+on the network with the tranche nodes contracted away). The price rule:
+
+* Segment where something trades. A bid with ``upper`` u > v stands for
+  buyers whose valuations are spread evenly on [v, u] (a linear piece of the
+  inverse demand curve; ``upper=None`` is a vertical step). With ``D_k(p)``
+  the interpolated demand of k and ``Q_k`` the quantity filled in k, the
+  price is the midpoint of ``{p : D_k(p) = Q_k}`` intersected with the
+  supply-side interval ``[lo_s, hi_s]`` (``hi_s``: cheapest landed cost of
+  one more unit into k from offers, links or other segments, but not taken
+  from a bid of k; ``lo_s``: the saving from one unit less), or the nearer
+  end of that interval if the two do not meet. With vertical steps only,
+  ``{p : D_k(p) = Q_k}`` is k's demand-side interval, so this is today's
+  midpoint ``(lo + hi)/2`` of the equilibrium interval. With graded steps
+  the price is continuous in supply and rises strictly with a cut in it,
+  where the midpoint rule jumps between steps. It departs from the LP duals
+  (which see only the step valuations ``price``): it can lie above
+  ``price_hi``, never below ``price_lo``. The allocation is the LP's.
+* Segment with bids where nothing is bought: the landed cost of one more
+  unit given the traded segments' prices (import parity), but never above its
+  highest bid's top (``upper`` or ``price``) -- unless links make one more
+  unit in k worth more elsewhere: never below ``price_lo`` (which, without
+  links, is at most its highest bid).
+* Links: where a link has spare capacity, ``p_dst <= p_src + cost``; where
+  it carries flow, ``p_dst >= p_src + cost``. Prices are raised (never
+  lowered) to meet these, which changes nothing without graded bids; a
+  segment with no trade can so be priced above its own bids when a link
+  makes a unit there worth more elsewhere (as the LP does).
+* Segment without bids: NaN.
+
+Without frictions every segment where something is bought has the same
+price; one with bids where nothing is bought has that price or, if lower, its
+top bid.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Offer", "Bid", "Clearing", "clear"]
+__all__ = ["Offer", "Bid", "Link", "Clearing", "clear"]
 
 INF = math.inf
 EPS = 1e-9  # quantities below this (t) are treated as zero
+REL_TOL = 1e-9  # a path of cost <= REL_TOL x price scale still trades
+_MIDPOINT_SHORTCUT = True  # vertical steps only: (lo + hi)/2, which the general rule equals (tested)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +95,31 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class Bid:
-    """A buyer's step: up to ``quantity`` t at up to ``price`` $/kg in ``segment``."""
+    """A buyer's step: up to ``quantity`` t at up to ``price`` $/kg in ``segment``.
+
+    ``upper`` (>= ``price``) spreads the step's valuations evenly on ``[price, upper]``
+    for pricing (a linear piece of the demand curve); the allocation uses ``price``.
+    """
 
     buyer: str
     segment: int
     quantity: float
     price: float
+    upper: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.upper is not None and not self.upper >= self.price:
+            raise ValueError(f"bid upper {self.upper} below its price {self.price}")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Re-sale of material delivered into ``src`` on into ``dst`` at ``cost`` $/kg, at most ``capacity`` t."""
+
+    src: int
+    dst: int
+    cost: float
+    capacity: float = math.inf
 
 
 @dataclass(slots=True)
@@ -77,7 +129,8 @@ class Clearing:
     ``flows[j][k]`` is what offer ``j`` sells into segment ``k`` (t);
     ``fills[b]`` what bid ``b`` buys (t); ``prices[k]`` the segment price
     ($/kg, NaN for a segment without bids); ``price_lo``/``price_hi`` the
-    interval of equilibrium prices; ``welfare`` in $/kg x t.
+    interval of equilibrium (LP dual) prices; ``welfare`` in $/kg x t;
+    ``link_flows[l]`` what link ``l`` carries (t).
     """
 
     flows: list[list[float]]
@@ -86,13 +139,14 @@ class Clearing:
     price_lo: list[float]
     price_hi: list[float]
     welfare: float
+    link_flows: list[float] = field(default_factory=list)
 
     def sold(self, j: int) -> float:
         """Total sold by offer ``j`` (t)."""
         return sum(self.flows[j])
 
     def traded(self, k: int | None = None) -> float:
-        """Quantity traded in segment ``k`` (all segments if None), t."""
+        """Quantity sold by offers into segment ``k`` (all segments if None), t."""
         if k is None:
             return sum(sum(row) for row in self.flows)
         return sum(row[k] for row in self.flows)
@@ -127,16 +181,20 @@ def clear(
     bids: Sequence[Bid],
     adders: Sequence[Sequence[float]] | None = None,
     caps: Mapping[tuple[str, int], float] | None = None,
+    links: Sequence[Link] = (),
 ) -> Clearing:
-    """Clear one market: welfare-maximising allocation and segment prices.
+    """Clear one market: welfare-maximising (then volume-maximising) allocation and segment prices.
 
-    ``adders[j][k]``: landed-cost adder of offer ``j`` into segment ``k``
-    ($/kg; ``inf`` forbids the route; default 0). ``caps[(seller, k)]``: most
-    a seller may send to ``k`` in total (t; absent = unlimited).
+    ``adders[j][k]``: landed-cost adder of offer ``j`` into segment ``k`` ($/kg; ``inf``
+    forbids the route; default 0; may be negative if ``ask + adder >= 0``).
+    ``caps[(seller, k)]``: most a seller may send to ``k`` in total (t; absent = unlimited).
+    ``links``: re-sale routes between segments (cost >= 0). Raises ValueError on bad input.
     """
     K = n_segments
     caps = caps or {}
     S, T = 0, 1
+    _check(K, offers, adders, links)
+    scale = _price_scale(offers, bids, adders, links)
     # Merge bids of equal (segment, price): one edge each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     for b, bid in enumerate(bids):
@@ -156,6 +214,7 @@ def clear(
         if c > EPS and math.isfinite(c):
             cap_nodes[key] = n
             n += 1
+    n_core = n  # S, T, segments, cap nodes: the nodes the price searches keep
     # Merge offers with the same ask and landed costs whose seller has no caps: one tranche
     # node each, sales shared pro rata (the same rationing rule as for bids). Offers of
     # capped sellers keep their own nodes.
@@ -176,16 +235,11 @@ def clear(
     n += len(offer_groups)
     g = _Graph(n)
 
-    # Initial potentials: shortest distances from S in the (acyclic) empty network.
-    pot = [INF] * n
-    pot[S] = 0.0
-    tranche_edges: list[tuple[list[int], float, list[tuple[int, int]]]] = []  # (offers, quantity, routes)
+    tranches: list[tuple[list[int], float, int, list[tuple[int, int]]]] = []  # (offers, qty, S edge, routes)
     for node, (qty, members, row) in enumerate(offer_groups.values(), start=tranche0):
         off = offers[members[0]]
         routes: list[tuple[int, int]] = []
-        tranche_edges.append((members, qty, routes))
-        g.add(S, node, qty, off.ask)
-        pot[node] = off.ask
+        tranches.append((members, qty, g.add(S, node, qty, off.ask), routes))
         for k in range(K):
             t = row[k]
             if t == INF:
@@ -199,12 +253,10 @@ def clear(
             else:
                 target = 2 + k
             routes.append((k, g.add(node, target, INF, t)))
-            if off.ask + t < pot[target]:
-                pot[target] = off.ask + t
-    for (seller, k), cn in cap_nodes.items():
-        g.add(cn, 2 + k, caps[(seller, k)], 0.0)
-        if pot[cn] < pot[2 + k]:
-            pot[2 + k] = pot[cn]
+    cap_edges = [g.add(cn, 2 + k, caps[(seller, k)], 0.0) for (seller, k), cn in cap_nodes.items()]
+    link_edges = [
+        g.add(2 + link.src, 2 + link.dst, link.capacity, link.cost) if link.capacity > EPS else -1 for link in links
+    ]
     # Bid edges segment -> T, kept out of adj and sorted best (highest price) first:
     # the search only ever needs a segment's best unfilled bid.
     bid_edges: list[tuple[int, list[int]]] = []
@@ -213,15 +265,13 @@ def clear(
         e = g.add(2 + k, T, qty, -price, listed=False)
         bid_edges.append((e, members))
         bids_out.setdefault(2 + k, []).append(e)
-    for v in range(n):
-        if pot[v] == INF:
-            pot[v] = 0.0  # unreachable from S: never relaxed into, value irrelevant
 
-    _successive_shortest_paths(g, pot, S, bids_out)
+    pot = _initial_potentials(g, S)
+    _successive_shortest_paths(g, pot, S, bids_out, REL_TOL * scale)
 
     flows = [[0.0] * K for _ in offers]
     welfare = 0.0
-    for members, qty, routes in tranche_edges:
+    for members, qty, _, routes in tranches:
         ask = offers[members[0]].ask
         for k, e in routes:
             x = g.cap[e ^ 1]
@@ -229,6 +279,9 @@ def clear(
                 welfare -= (ask + g.cost[e]) * x
                 for j in members:
                     flows[j][k] += x * offers[j].quantity / qty
+    link_flows = [g.cap[e ^ 1] if e >= 0 else 0.0 for e in link_edges]
+    for link, z in zip(links, link_flows, strict=True):
+        welfare -= link.cost * z
     fills = [0.0] * len(bids)
     for e, members in bid_edges:
         y = g.cap[e ^ 1]
@@ -239,42 +292,80 @@ def clear(
         for b in members:
             fills[b] = bids[b].quantity * share
 
-    # every edge leaving each node, bids included: the price searches need them all
-    full_adj = [a + bids_out[u] if u in bids_out else a for u, a in enumerate(g.adj)]
-    origin = {S: 0.0, T: 0.0}
-    hi = _distances(g, full_adj, origin, True)
-    lo_neg = _distances(g, full_adj, origin, False)
-    has_bids = [False] * K
-    for k, _ in groups:
-        has_bids[k] = True
-    traded = [sum(row[k] for row in flows) > EPS for k in range(K)]
-    price_lo = [-lo_neg[2 + k] for k in range(K)]
-    price_hi = [hi[2 + k] for k in range(K)]
-    prices = [math.nan] * K
-    for k in range(K):
-        if has_bids[k] and traded[k]:
-            prices[k] = 0.5 * (price_lo[k] + price_hi[k])
-    if any(has_bids[k] and not traded[k] for k in range(K)):
-        # Nothing trades in k: its price is the highest one consistent with the
-        # traded segments' prices (import parity), else its highest unserved bid.
-        labels = dict(origin)
-        labels.update({2 + k: prices[k] for k in range(K) if traded[k] and has_bids[k]})
-        parity = _distances(g, full_adj, labels, True)
-        for k in range(K):
-            if has_bids[k] and not traded[k]:
-                prices[k] = parity[2 + k] if parity[2 + k] < INF else price_lo[k]
-    return Clearing(flows, fills, prices, price_lo, price_hi, welfare)
+    arcs = _contract(g, tranches, cap_edges, [e for e in link_edges if e >= 0], bid_edges, S)
+    prices, price_lo, price_hi = _prices(K, bids, fills, arcs, n_core, links, link_flows, scale)
+    return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
-def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: dict[int, list[int]]) -> None:
-    """Augment along cheapest S-T paths while they add welfare (cost < 0).
+def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> None:
+    """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments."""
+    if adders is not None:
+        for j, off in enumerate(offers):
+            for k, t in enumerate(adders[j]):
+                if t < 0 and not off.ask + t >= 0:
+                    raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
+    for link in links:
+        if not (0 <= link.src < K and 0 <= link.dst < K and link.src != link.dst):
+            raise ValueError(f"link {link.src}->{link.dst}: needs two different segments in 0..{K - 1}")
+        if not (0 <= link.cost < INF and link.capacity >= 0):
+            raise ValueError(f"link {link.src}->{link.dst}: cost must be finite and >= 0, capacity >= 0")
+
+
+def _price_scale(
+    offers: Sequence[Offer], bids: Sequence[Bid], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]
+) -> float:
+    """Largest finite price in the instance (at least 1): the scale of the trading tolerance."""
+    scale = 1.0
+    for j, off in enumerate(offers):
+        scale = max(scale, abs(off.ask))
+        if adders is not None:
+            scale = max(scale, max((abs(off.ask + t) for t in adders[j] if t != INF), default=0.0))
+    for bid in bids:
+        scale = max(scale, abs(bid.price), abs(bid.upper) if bid.upper is not None else 0.0)
+    for link in links:
+        scale = max(scale, link.cost)
+    return scale
+
+
+def _initial_potentials(g: _Graph, S: int) -> list[float]:
+    """Shortest distances from S in the network before any trade (Bellman-Ford with a queue).
+
+    Costs may be negative (a subsidised route, a negative ask) but the only cycles run
+    through links, whose costs are >= 0, so the distances exist and give reduced costs
+    >= 0: valid Johnson potentials. Nodes S cannot reach get 0 (never searched).
+    """
+    to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
+    n = len(adj)
+    dist = [INF] * n
+    dist[S] = 0.0
+    queue = [S]
+    queued = [False] * n
+    while queue:
+        nxt = []
+        for u in queue:
+            queued[u] = False
+            du = dist[u]
+            for e in adj[u]:
+                if cap[e] > EPS:
+                    v = to[e]
+                    if du + cost[e] < dist[v]:
+                        dist[v] = du + cost[e]
+                        if not queued[v]:
+                            queued[v] = True
+                            nxt.append(v)
+        queue = nxt
+    return [d if d < INF else 0.0 for d in dist]
+
+
+def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: dict[int, list[int]], tol: float) -> None:
+    """Augment along cheapest S-T paths while their cost is <= ``tol`` (welfare, then volume).
 
     Bid edges (segment -> T) are kept out of the search: one Dijkstra (reduced costs,
     Johnson potentials) finds the cheapest path from S to every segment, and a path to T
     is such a path plus the segment's best unfilled bid. While augmentations saturate only
     bids, no distance to a segment changes (the reverses of shortest-path edges have reduced
     cost 0), so the next path is read off the same search ("walking down the bid ladder");
-    a new search is needed only when a tranche or a cap is used up. A search stops once
+    a new search is needed only when a tranche, cap or link is used up. A search stops once
     every segment with bids is settled; nodes not settled then move their potential by
     that distance, which keeps every reduced cost non-negative. Edges out of T are never
     searched: no S-T path passes through T.
@@ -324,14 +415,14 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: di
                 pot[v] += reach
         while True:
             # cheapest S-T path: (actual) cost of reaching a segment plus its best bid
-            seg, bid, path_cost = -1, -1, -1e-9
+            seg, bid, path_cost = -1, -1, INF
             for u in segments:
                 if dist[u] < INF:
                     e = top(u)
                     if e >= 0 and pot[u] - pot[S] + cost[e] < path_cost:
                         seg, bid, path_cost = u, e, pot[u] - pot[S] + cost[e]
-            if seg < 0:
-                return  # no path adds welfare
+            if seg < 0 or path_cost > tol:
+                return  # no path adds welfare, nor volume at zero cost
             push = cap[bid]
             v = seg
             while v != S:
@@ -350,39 +441,223 @@ def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: di
                 used_up = used_up or cap[e] <= EPS
                 v = to[e ^ 1]
             if used_up:
-                break  # a tranche or cap is used up: search again
+                break  # a tranche, cap or link is used up: search again
 
 
-def _distances(g: _Graph, adj: list[list[int]], init: Mapping[int, float], forward: bool) -> list[float]:
-    """Shortest path lengths from nodes with initial labels ``init`` (to them if not ``forward``).
+Arcs = dict[tuple[int, int], float]  # (u, v) -> cheapest residual cost, on the contracted network
 
-    Bellman-Ford with a queue (SPFA) on the residual network, which has no
-    negative cycles at the optimum. ``adj[u]`` lists every edge leaving u (forward
-    mode relaxes them, backward mode their reverse pairs).
+
+def _contract(
+    g: _Graph,
+    tranches: Sequence[tuple[list[int], float, int, list[tuple[int, int]]]],
+    cap_edges: Sequence[int],
+    link_edges: Sequence[int],
+    bid_edges: Sequence[tuple[int, list[int]]],
+    S: int,
+) -> Arcs:
+    """The final residual network with the tranche nodes contracted away.
+
+    A tranche node is never an origin or target of a price search, so replacing each
+    residual path ``x -> tranche -> y`` by an arc ``x -> y`` (keeping the cheapest per
+    pair) preserves every distance between the remaining nodes (S, T, segments, cap nodes).
     """
     to, cap, cost = g.to, g.cap, g.cost
-    n = len(adj)
+    arcs: Arcs = {}
+
+    def put(u: int, v: int, c: float) -> None:
+        if u != v and c < arcs.get((u, v), INF):
+            arcs[(u, v)] = c
+
+    for _, _, es, routes in tranches:
+        ask = cost[es]
+        ins = [(S, ask)] if cap[es] > EPS else []
+        outs = [(S, -ask)] if cap[es ^ 1] > EPS else []
+        for _, e in routes:
+            outs.append((to[e], cost[e]))
+            if cap[e ^ 1] > EPS:
+                ins.append((to[e], -cost[e]))
+        for u, cu in ins:
+            for v, cv in outs:
+                put(u, v, cu + cv)
+    for e in (*cap_edges, *link_edges, *(e for e, _ in bid_edges)):
+        u, v = to[e ^ 1], to[e]
+        if cap[e] > EPS:
+            put(u, v, cost[e])
+        if cap[e ^ 1] > EPS:
+            put(v, u, -cost[e])
+    return arcs
+
+
+def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) -> list[float]:
+    """Shortest path lengths from the labelled nodes (``forward``) or to them (not ``forward``).
+
+    The contracted residual network is small and has no negative cycle at the optimum;
+    at most ``n`` rounds, so a float near-cycle cannot loop.
+    """
     dist = [INF] * n
-    queue = deque(init)
-    inq = [False] * n
     for s, label in init.items():
         dist[s] = label
-        inq[s] = True
-    budget = 4 * n * n + 100  # guard against numerical near-cycles
-    while queue and budget:
-        budget -= 1
-        u = queue.popleft()
-        inq[u] = False
-        du = dist[u]
-        for e in adj[u]:
-            # forward: residual edge u->v; backward: residual edge v->u is e^1
-            r = e if forward else e ^ 1
-            if cap[r] > EPS:
-                v = to[e]
-                nd = du + cost[r]
-                if nd < dist[v] - 1e-9:
-                    dist[v] = nd
-                    if not inq[v]:
-                        inq[v] = True
-                        queue.append(v)
+    items = list(arcs.items())
+    for _ in range(n):
+        changed = False
+        for (u, v), c in items:
+            if not forward:
+                u, v = v, u
+            if dist[u] + c < dist[v]:
+                dist[v] = dist[u] + c
+                changed = True
+        if not changed:
+            break
     return dist
+
+
+def _prices(
+    K: int,
+    bids: Sequence[Bid],
+    fills: Sequence[float],
+    arcs: Arcs,
+    n_core: int,
+    links: Sequence[Link],
+    link_flows: Sequence[float],
+    scale: float,
+) -> tuple[list[float], list[float], list[float]]:
+    """Segment prices by the rule in the module docstring, and the LP's price interval."""
+    S, T = 0, 1
+    origin = {S: 0.0, T: 0.0}
+    hi = _bellman_ford(n_core, arcs, origin, True)
+    lo_neg = _bellman_ford(n_core, arcs, origin, False)
+    price_lo = [-lo_neg[2 + k] for k in range(K)]
+    price_hi = [hi[2 + k] for k in range(K)]
+    pieces: list[list[tuple[float, float, float]]] = [[] for _ in range(K)]  # (v, u, quantity)
+    filled = [0.0] * K
+    graded = [False] * K
+    for b, bid in enumerate(bids):
+        if bid.quantity > EPS and bid.price >= 0.0:
+            k = bid.segment
+            u = bid.price if bid.upper is None else bid.upper
+            pieces[k].append((bid.price, u, bid.quantity))
+            filled[k] += fills[b]
+            graded[k] = graded[k] or u > bid.price
+    prices = [math.nan] * K
+    traded = [bool(pieces[k]) and filled[k] > EPS for k in range(K)]
+    for k in range(K):
+        if not traded[k]:
+            continue
+        if not graded[k] and _MIDPOINT_SHORTCUT:  # vertical steps: the general rule gives (lo + hi)/2
+            prices[k] = 0.5 * (price_lo[k] + price_hi[k])
+            continue
+        # supply side: the same searches without k's own bids
+        own = {(2 + k, T), (T, 2 + k)}
+        rest = {uv: c for uv, c in arcs.items() if uv not in own}
+        hi_s = _bellman_ford(n_core, rest, origin, True)[2 + k]
+        lo_s = -_bellman_ford(n_core, rest, origin, False)[2 + k]
+        a, b = _demand_set(pieces[k], filled[k])
+        low, high = max(a, lo_s), min(b, hi_s)
+        if low <= high:
+            prices[k] = 0.5 * (low + high)
+        else:
+            prices[k] = hi_s if a > hi_s else lo_s
+    if any(pieces[k] and not traded[k] for k in range(K)):
+        # nothing bought in k: import parity given the traded segments' prices, capped by its top
+        # bid, but not below lo (material may pass through k on links and be worth more elsewhere)
+        labels = dict(origin)
+        labels.update({2 + k: prices[k] for k in range(K) if traded[k]})
+        parity = _bellman_ford(n_core, arcs, labels, True)
+        for k in range(K):
+            if pieces[k] and not traded[k]:
+                top = max(u for _, u, _ in pieces[k])
+                prices[k] = max(price_lo[k], min(parity[2 + k], top))
+    if links:
+        _respect_links(prices, links, link_flows, REL_TOL * scale)
+    return prices, price_lo, price_hi
+
+
+def _respect_links(prices: list[float], links: Sequence[Link], link_flows: Sequence[float], tol: float) -> None:
+    """Raise prices until ``p_dst <= p_src + cost`` on links with spare capacity and
+    ``p_dst >= p_src + cost`` on links that carry flow (segments without bids pass these on)."""
+    K = len(prices)
+    val = [-INF if math.isnan(p) else p for p in prices]
+    rules = []  # (raised node, from node, offset): val[raised] >= val[from] + offset
+    for link, z in zip(links, link_flows, strict=True):
+        if z < link.capacity - EPS:
+            rules.append((link.src, link.dst, -link.cost))
+        if z > EPS:
+            rules.append((link.dst, link.src, link.cost))
+    for _ in range(K + 1):
+        changed = False
+        for x, y, w in rules:
+            if val[y] + w > val[x] + tol:
+                val[x] = val[y] + w
+                changed = True
+        if not changed:
+            break
+    for k in range(K):
+        if not math.isnan(prices[k]):
+            prices[k] = val[k]
+
+
+def _demand_set(pieces: Sequence[tuple[float, float, float]], q: float) -> tuple[float, float]:
+    """``[a, b] = {p : q in D(p)}`` for the demand of steps ``(v, u, quantity)``.
+
+    ``D(p) = sum quantity * clip((u - p)/(u - v), 0, 1)``; a step with ``u == v`` is
+    vertical (all of it below v, any part at v, none above). ``a`` is ``-inf`` if all is
+    filled. D is a decreasing correspondence: at each breakpoint x it spans
+    ``[low(x), high(x)]`` (vertical steps at x dropped / kept) and between breakpoints it is
+    linear from ``low(x_i)`` to ``high(x_{i+1})``.
+    """
+    xs = sorted({x for v, u, _ in pieces for x in (v, u)})
+    index = {x: i for i, x in enumerate(xs)}
+    m = len(xs)
+    slope_change = [0.0] * m
+    vertical_at = [0.0] * m
+    graded_total = vertical_total = 0.0
+    for v, u, qty in pieces:
+        if u > v:
+            graded_total += qty
+            s = qty / (u - v)
+            slope_change[index[v]] -= s
+            slope_change[index[u]] += s
+        else:
+            vertical_total += qty
+            vertical_at[index[v]] += qty
+    low = [0.0] * m
+    high = [0.0] * m
+    c, slope, below = graded_total, 0.0, 0.0  # graded demand at x, its slope after x, vertical below x
+    for i, x in enumerate(xs):
+        if i:
+            c = max(0.0, c + slope * (x - xs[i - 1]))
+        slope += slope_change[i]
+        ge = vertical_total - below
+        high[i] = c + ge
+        low[i] = c + ge - vertical_at[i]
+        below += vertical_at[i]
+    tol = 1e-9 * max(1.0, q)
+    # a: first point (from the left) where D reaches q
+    if high[0] <= q + tol:
+        a = -INF
+    else:
+        a = xs[-1]
+        for i in range(m):
+            if low[i] <= q + tol:
+                a = xs[i]
+                break
+            if i + 1 < m and high[i + 1] <= q + tol:  # crosses q inside (x_i, x_{i+1})
+                a = _cross(xs[i], xs[i + 1], low[i], high[i + 1], q)
+                break
+    # b: last point (from the right) where D still reaches q
+    b = xs[0]
+    for i in range(m - 1, -1, -1):
+        if high[i] >= q - tol:
+            b = xs[i]
+            break
+        if i > 0 and low[i - 1] >= q - tol:  # crosses q inside (x_{i-1}, x_i)
+            b = _cross(xs[i - 1], xs[i], low[i - 1], high[i], q)
+            break
+    return a, max(a, b)
+
+
+def _cross(x0: float, x1: float, d0: float, d1: float, q: float) -> float:
+    """Where the line from (x0, d0) to (x1, d1), d0 >= d1, takes the value q (clipped to [x0, x1])."""
+    if d0 - d1 <= 0.0:
+        return x0
+    return x0 + (x1 - x0) * min(1.0, max(0.0, (d0 - q) / (d0 - d1)))
