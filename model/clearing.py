@@ -152,27 +152,224 @@ class Clearing:
         return sum(row[k] for row in self.flows)
 
 
-class _Graph:
-    """Residual network in flat lists: edge ``e`` and ``e ^ 1`` are a pair."""
+Arcs = dict[tuple[int, int], float]  # (u, v) -> cheapest residual cost between core nodes
 
-    __slots__ = ("to", "cap", "cost", "adj")
 
-    def __init__(self, n: int) -> None:
-        self.to: list[int] = []
-        self.cap: list[float] = []
-        self.cost: list[float] = []
-        self.adj: list[list[int]] = [[] for _ in range(n)]
+class _Market:
+    """The flow network with the tranche nodes contracted away, and its state.
 
-    def add(self, u: int, v: int, cap: float, cost: float, listed: bool = True) -> int:
-        """Add edge u->v and its reverse; ``listed=False`` keeps u->v out of ``adj[u]``."""
-        e = len(self.to)
-        self.to += (v, u)
-        self.cap += (cap, 0.0)
-        self.cost += (cost, -cost)
-        if listed:
-            self.adj[u].append(e)
-        self.adj[v].append(e + 1)
+    Core nodes: S = 0, T = 1, segment k = 2 + k, then one node per finite cap. A tranche
+    ``j`` (a merged offer group) has a route to each target node it may reach (its segment,
+    or its seller's cap node) at adder ``t``. The residual paths ``S -> j -> y`` (cost
+    ``a_j + t_jy``, open while j has spare quantity) and ``x -> j -> y`` (cost
+    ``t_jy - t_jx``, open while j delivers to x: re-routing) are kept in one heap per node
+    pair, cheapest first, so the cheapest arc of each pair is a heap's top (stale entries
+    are dropped lazily). Caps, links and bids are explicit arcs between core nodes.
+    """
+
+    def __init__(self, n_core: int, K: int) -> None:
+        self.n = n_core
+        self.K = K
+        # tranches
+        self.ask: list[float] = []
+        self.qty: list[float] = []
+        self.spare: list[float] = []
+        self.targets: list[list[int]] = []
+        self.adder: list[list[float]] = []
+        self.flow: list[list[float]] = []
+        self.segment_of: list[list[int]] = []
+        # explicit arcs in pairs (e, e ^ 1): u -> v with residual capacity
+        self.eu: list[int] = []
+        self.ev: list[int] = []
+        self.ecost: list[float] = []
+        self.eres: list[float] = []
+        self.heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        # bid groups per segment node, best (highest price) first: [price, unfilled, filled]
+        self.ladder: dict[int, list[list[float]]] = {}
+        self.rung: dict[int, int] = {}
+
+    def add_tranche(self, ask: float, qty: float, routes: list[tuple[int, int, float]]) -> None:
+        """A tranche with routes ``(segment k, target node, adder)``."""
+        self.ask.append(ask)
+        self.qty.append(qty)
+        self.spare.append(qty)
+        self.segment_of.append([k for k, _, _ in routes])
+        self.targets.append([y for _, y, _ in routes])
+        self.adder.append([t for _, _, t in routes])
+        self.flow.append([0.0] * len(routes))
+
+    def add_arc(self, u: int, v: int, cap: float, cost: float) -> int:
+        e = len(self.eu)
+        self.eu += (u, v)
+        self.ev += (v, u)
+        self.ecost += (cost, -cost)
+        self.eres += (cap, 0.0)
         return e
+
+    def start(self) -> None:
+        """Fill the heaps S -> y with every tranche's landed costs."""
+        heaps = self.heaps
+        for j, (ask, ys, ts) in enumerate(zip(self.ask, self.targets, self.adder, strict=True)):
+            for y, t in zip(ys, ts, strict=True):
+                heaps.setdefault((0, y), []).append((ask + t, j))
+        for h in heaps.values():
+            heapq.heapify(h)
+        self.rung = dict.fromkeys(self.ladder, 0)
+
+    def _deliver(self, j: int, r: int, x: float) -> None:
+        """Tranche j's route r carries ``x`` more; a route that starts carrying opens its re-routings."""
+        old = self.flow[j][r]
+        self.flow[j][r] = old + x
+        if old <= EPS < old + x:
+            ys, ts = self.targets[j], self.adder[j]
+            y0, t0 = ys[r], ts[r]
+            for y, t in zip(ys, ts, strict=True):
+                if y != y0:
+                    h = self.heaps.get((y0, y))
+                    if h is None:
+                        self.heaps[(y0, y)] = h = []
+                    heapq.heappush(h, (t - t0, j))
+
+    def _arcs(self) -> list[tuple[int, int, float, int, int]]:
+        """The residual arcs between core nodes now: (u, v, cost, kind, ref); kind 0: S -> j -> v,
+        kind 1: u -> j -> v (ref j), kind 2: explicit arc (ref e)."""
+        out = []
+        spare, flow, targets = self.spare, self.flow, self.targets
+        for (x, y), h in self.heaps.items():
+            if x == 0:
+                while h and spare[h[0][1]] <= EPS:
+                    heapq.heappop(h)  # a tranche's spare never comes back
+                if h:
+                    out.append((0, y, h[0][0], 0, h[0][1]))
+            else:
+                while h and flow[h[0][1]][targets[h[0][1]].index(x)] <= EPS:
+                    heapq.heappop(h)  # pushed again if the route carries again
+                if h:
+                    out.append((x, y, h[0][0], 1, h[0][1]))
+        eres = self.eres
+        for e in range(len(eres)):
+            if eres[e] > EPS:
+                out.append((self.eu[e], self.ev[e], self.ecost[e], 2, e))
+        return out
+
+    def _search(self, tiny: float) -> tuple[list[float], list[tuple[int, int, int] | None]]:
+        """Cheapest paths from S to every core node (Bellman-Ford: the network is small and
+        has no negative cycle, so negative adders and re-routing arcs are fine)."""
+        n = self.n
+        dist = [INF] * n
+        pred: list[tuple[int, int, int] | None] = [None] * n
+        dist[0] = 0.0
+        arcs = self._arcs()
+        for _ in range(n):
+            changed = False
+            for u, v, c, kind, ref in arcs:
+                du = dist[u]
+                if du < INF and du + c < dist[v] - tiny:
+                    dist[v] = du + c
+                    pred[v] = (u, kind, ref)
+                    changed = True
+            if not changed:
+                break
+        return dist, pred
+
+    def _top(self, seg: int) -> list[float] | None:
+        rungs = self.ladder[seg]
+        i = self.rung[seg]
+        while i < len(rungs) and rungs[i][1] <= EPS:
+            i += 1
+        self.rung[seg] = i
+        return rungs[i] if i < len(rungs) else None
+
+    def run(self, tol: float, tiny: float) -> None:
+        """Successive shortest paths: augment along the cheapest S-T path while its cost is <= tol.
+
+        A path to T is a cheapest path to a segment plus the segment's best unfilled bid. While
+        augmentations saturate only bids, no distance changes (the new reverse arcs close no
+        shorter path), so the next path is read off the same search, walking down the bid ladder.
+        """
+        self.start()
+        while True:
+            dist, pred = self._search(tiny)
+            while True:
+                seg, rung, best = -1, None, INF
+                for u in self.ladder:
+                    if dist[u] < INF:
+                        top = self._top(u)
+                        if top is not None and dist[u] - top[0] < best:
+                            seg, rung, best = u, top, dist[u] - top[0]
+                if rung is None or best > tol:
+                    return  # no path adds welfare, nor volume at zero cost
+                if self._augment(seg, rung, pred):
+                    break  # something other than a bid is used up: search again
+
+    def _augment(self, seg: int, rung: list[float], pred) -> bool:
+        """Push the most the path to ``seg`` and its bid take; True if an arc other than the bid is used up."""
+        path = []
+        v = seg
+        push = rung[1]
+        spare, flow, eres = self.spare, self.flow, self.eres
+        while v != 0:
+            u, kind, ref = pred[v]
+            if kind == 0:
+                cap = spare[ref]
+            elif kind == 1:
+                cap = flow[ref][self.targets[ref].index(u)]
+            else:
+                cap = eres[ref]
+            push = min(push, cap)
+            path.append((u, v, kind, ref))
+            v = u
+        rung[1] -= push
+        rung[2] += push
+        used_up = False
+        for u, v, kind, ref in path:
+            if kind == 2:
+                eres[ref] -= push
+                eres[ref ^ 1] += push
+                used_up = used_up or eres[ref] <= EPS
+                continue
+            ys = self.targets[ref]
+            if kind == 0:
+                spare[ref] -= push
+                used_up = used_up or spare[ref] <= EPS
+            else:
+                r = ys.index(u)
+                flow[ref][r] -= push
+                used_up = used_up or flow[ref][r] <= EPS
+            self._deliver(ref, ys.index(v), push)
+        return used_up
+
+    def contract(self) -> Arcs:
+        """The final residual network between core nodes, cheapest arc per pair (for the prices).
+
+        Replacing each residual path ``x -> tranche -> y`` by an arc ``x -> y`` preserves every
+        distance between core nodes: a tranche is never an origin or target of a price search.
+        """
+        arcs: Arcs = {}
+
+        def put(u: int, v: int, c: float) -> None:
+            if u != v and c < arcs.get((u, v), INF):
+                arcs[(u, v)] = c
+
+        for j, (ask, ys, ts, xs) in enumerate(zip(self.ask, self.targets, self.adder, self.flow, strict=True)):
+            ins = [(0, ask)] if self.spare[j] > EPS else []
+            ins += [(y, -t) for y, t, x in zip(ys, ts, xs, strict=True) if x > EPS]
+            outs = list(zip(ys, ts, strict=True))
+            if self.qty[j] - self.spare[j] > EPS:
+                outs.append((0, -ask))
+            for u, cu in ins:
+                for v, cv in outs:
+                    put(u, v, cu + cv)
+        for e in range(len(self.eres)):
+            if self.eres[e] > EPS:
+                put(self.eu[e], self.ev[e], self.ecost[e])
+        for seg, rungs in self.ladder.items():
+            for price, unfilled, filled in rungs:
+                if unfilled > EPS:
+                    put(seg, 1, -price)
+                if filled > EPS:
+                    put(1, seg, price)
+        return arcs
 
 
 def clear(
@@ -192,10 +389,9 @@ def clear(
     """
     K = n_segments
     caps = caps or {}
-    S, T = 0, 1
     _check(K, offers, adders, links)
     scale = _price_scale(offers, bids, adders, links)
-    # Merge bids of equal (segment, price): one edge each, fills pro rata.
+    # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     for b, bid in enumerate(bids):
         if bid.quantity > EPS and bid.price >= 0.0:
@@ -209,21 +405,22 @@ def clear(
                 group[0] += bid.quantity
                 group[1].append(b)
     cap_nodes: dict[tuple[str, int], int] = {}
-    n = 2 + K
+    n_core = 2 + K
     for key, c in caps.items():
         if c > EPS and math.isfinite(c):
-            cap_nodes[key] = n
-            n += 1
-    n_core = n  # S, T, segments, cap nodes: the nodes the price searches keep
+            cap_nodes[key] = n_core
+            n_core += 1
+    net = _Market(n_core, K)
     # Merge offers with the same ask and landed costs whose seller has no caps: one tranche
-    # node each, sales shared pro rata (the same rationing rule as for bids). Offers of
-    # capped sellers keep their own nodes.
+    # each, sales shared pro rata (the same rationing rule as for bids). Offers of capped
+    # sellers keep their own tranches.
     capped = {seller for seller, _ in caps}
     offer_groups: dict[object, list] = {}  # key -> [total quantity, offer indices, adder row]
+    zero = (0.0,) * K
     for j, off in enumerate(offers):
         if off.quantity <= EPS:
             continue
-        row = tuple(adders[j]) if adders is not None else (0.0,) * K
+        row = tuple(adders[j]) if adders is not None else zero
         key = ("own", j) if off.seller in capped else (off.ask, row)
         group = offer_groups.get(key)
         if group is None:
@@ -231,69 +428,54 @@ def clear(
         else:
             group[0] += off.quantity
             group[1].append(j)
-    tranche0 = n
-    n += len(offer_groups)
-    g = _Graph(n)
-
-    tranches: list[tuple[list[int], float, int, list[tuple[int, int]]]] = []  # (offers, qty, S edge, routes)
-    for node, (qty, members, row) in enumerate(offer_groups.values(), start=tranche0):
-        off = offers[members[0]]
-        routes: list[tuple[int, int]] = []
-        tranches.append((members, qty, g.add(S, node, qty, off.ask), routes))
+    members_of: list[list[int]] = []
+    for qty, members, row in offer_groups.values():
+        seller = offers[members[0]].seller
+        routes = []
         for k in range(K):
             t = row[k]
             if t == INF:
                 continue
-            key = (off.seller, k)
-            if key in caps:
-                cn = cap_nodes.get(key)
-                if cn is None:  # cap of zero: route closed
+            target = 2 + k
+            if (seller, k) in caps:
+                target = cap_nodes.get((seller, k), -1)
+                if target < 0:  # cap of zero: route closed
                     continue
-                target = cn
-            else:
-                target = 2 + k
-            routes.append((k, g.add(node, target, INF, t)))
-    cap_edges = [g.add(cn, 2 + k, caps[(seller, k)], 0.0) for (seller, k), cn in cap_nodes.items()]
-    link_edges = [
-        g.add(2 + link.src, 2 + link.dst, link.capacity, link.cost) if link.capacity > EPS else -1 for link in links
-    ]
-    # Bid edges segment -> T, kept out of adj and sorted best (highest price) first:
-    # the search only ever needs a segment's best unfilled bid.
-    bid_edges: list[tuple[int, list[int]]] = []
-    bids_out: dict[int, list[int]] = {}
+            routes.append((k, target, t))
+        net.add_tranche(offers[members[0]].ask, qty, routes)
+        members_of.append(members)
+    for (seller, k), cn in cap_nodes.items():
+        net.add_arc(cn, 2 + k, caps[(seller, k)], 0.0)
+    link_arcs = [net.add_arc(2 + lk.src, 2 + lk.dst, lk.capacity, lk.cost) for lk in links]
+    bid_rungs: list[tuple[list[float], list[int], float]] = []
     for (k, price), (qty, members) in sorted(groups.items(), key=lambda kv: -kv[0][1]):
-        e = g.add(2 + k, T, qty, -price, listed=False)
-        bid_edges.append((e, members))
-        bids_out.setdefault(2 + k, []).append(e)
+        rung = [price, qty, 0.0]
+        net.ladder.setdefault(2 + k, []).append(rung)
+        bid_rungs.append((rung, members, qty))
 
-    pot = _initial_potentials(g, S)
-    _successive_shortest_paths(g, pot, S, bids_out, REL_TOL * scale)
+    net.run(REL_TOL * scale, 1e-12 * scale)
 
     flows = [[0.0] * K for _ in offers]
     welfare = 0.0
-    for members, qty, _, routes in tranches:
-        ask = offers[members[0]].ask
-        for k, e in routes:
-            x = g.cap[e ^ 1]
+    for j, members in enumerate(members_of):
+        qty, ask = net.qty[j], net.ask[j]
+        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=True):
             if x > EPS:
-                welfare -= (ask + g.cost[e]) * x
-                for j in members:
-                    flows[j][k] += x * offers[j].quantity / qty
-    link_flows = [g.cap[e ^ 1] if e >= 0 else 0.0 for e in link_edges]
+                welfare -= (ask + t) * x
+                for m in members:
+                    flows[m][k] += x * offers[m].quantity / qty
+    link_flows = [net.eres[e ^ 1] for e in link_arcs]
     for link, z in zip(links, link_flows, strict=True):
         welfare -= link.cost * z
     fills = [0.0] * len(bids)
-    for e, members in bid_edges:
-        y = g.cap[e ^ 1]
-        if y <= EPS:
-            continue
-        welfare += -g.cost[e] * y
-        share = y / (y + g.cap[e])  # cap[e] is the unfilled rest
-        for b in members:
-            fills[b] = bids[b].quantity * share
+    for (price, _, y), members, qty in bid_rungs:
+        if y > EPS:
+            welfare += price * y
+            share = y / qty
+            for b in members:
+                fills[b] = bids[b].quantity * share
 
-    arcs = _contract(g, tranches, cap_edges, [e for e in link_edges if e >= 0], bid_edges, S)
-    prices, price_lo, price_hi = _prices(K, bids, fills, arcs, n_core, links, link_flows, scale)
+    prices, price_lo, price_hi = _prices(K, bids, fills, net.contract(), n_core, links, link_flows, scale)
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
@@ -325,167 +507,6 @@ def _price_scale(
     for link in links:
         scale = max(scale, link.cost)
     return scale
-
-
-def _initial_potentials(g: _Graph, S: int) -> list[float]:
-    """Shortest distances from S in the network before any trade (Bellman-Ford with a queue).
-
-    Costs may be negative (a subsidised route, a negative ask) but the only cycles run
-    through links, whose costs are >= 0, so the distances exist and give reduced costs
-    >= 0: valid Johnson potentials. Nodes S cannot reach get 0 (never searched).
-    """
-    to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
-    n = len(adj)
-    dist = [INF] * n
-    dist[S] = 0.0
-    queue = [S]
-    queued = [False] * n
-    while queue:
-        nxt = []
-        for u in queue:
-            queued[u] = False
-            du = dist[u]
-            for e in adj[u]:
-                if cap[e] > EPS:
-                    v = to[e]
-                    if du + cost[e] < dist[v]:
-                        dist[v] = du + cost[e]
-                        if not queued[v]:
-                            queued[v] = True
-                            nxt.append(v)
-        queue = nxt
-    return [d if d < INF else 0.0 for d in dist]
-
-
-def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: dict[int, list[int]], tol: float) -> None:
-    """Augment along cheapest S-T paths while their cost is <= ``tol`` (welfare, then volume).
-
-    Bid edges (segment -> T) are kept out of the search: one Dijkstra (reduced costs,
-    Johnson potentials) finds the cheapest path from S to every segment, and a path to T
-    is such a path plus the segment's best unfilled bid. While augmentations saturate only
-    bids, no distance to a segment changes (the reverses of shortest-path edges have reduced
-    cost 0), so the next path is read off the same search ("walking down the bid ladder");
-    a new search is needed only when a tranche, cap or link is used up. A search stops once
-    every segment with bids is settled; nodes not settled then move their potential by
-    that distance, which keeps every reduced cost non-negative. Edges out of T are never
-    searched: no S-T path passes through T.
-    """
-    to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
-    n = len(adj)
-    segments = list(bids_out)
-    best = dict.fromkeys(segments, 0)  # index of each segment's best unfilled bid edge
-
-    def top(u: int) -> int:
-        edges = bids_out[u]
-        i = best[u]
-        while i < len(edges) and cap[edges[i]] <= EPS:
-            i += 1
-        best[u] = i
-        return edges[i] if i < len(edges) else -1
-
-    while True:
-        dist = [INF] * n
-        prev = [-1] * n
-        dist[S] = 0.0
-        heap = [(0.0, S)]
-        waiting = set(segments)  # stop once every segment with bids is settled
-        reach = INF  # distance at which the search stopped
-        while heap:
-            d, u = heapq.heappop(heap)
-            if d > dist[u]:
-                continue
-            if u in waiting:
-                waiting.discard(u)
-                if not waiting:
-                    reach = d
-                    break
-            pu = pot[u]
-            for e in adj[u]:
-                if cap[e] > EPS:
-                    v = to[e]
-                    nd = d + cost[e] + pu - pot[v]
-                    if nd < dist[v] - 1e-12:
-                        dist[v] = nd
-                        prev[v] = e
-                        heapq.heappush(heap, (nd, v))
-        for v in range(n):  # nodes beyond the stop move by `reach`: reduced costs stay >= 0
-            if dist[v] < reach:
-                pot[v] += dist[v]
-            elif reach < INF:
-                pot[v] += reach
-        while True:
-            # cheapest S-T path: (actual) cost of reaching a segment plus its best bid
-            seg, bid, path_cost = -1, -1, INF
-            for u in segments:
-                if dist[u] < INF:
-                    e = top(u)
-                    if e >= 0 and pot[u] - pot[S] + cost[e] < path_cost:
-                        seg, bid, path_cost = u, e, pot[u] - pot[S] + cost[e]
-            if seg < 0 or path_cost > tol:
-                return  # no path adds welfare, nor volume at zero cost
-            push = cap[bid]
-            v = seg
-            while v != S:
-                e = prev[v]
-                if cap[e] < push:
-                    push = cap[e]
-                v = to[e ^ 1]
-            cap[bid] -= push
-            cap[bid ^ 1] += push
-            used_up = False
-            v = seg
-            while v != S:
-                e = prev[v]
-                cap[e] -= push
-                cap[e ^ 1] += push
-                used_up = used_up or cap[e] <= EPS
-                v = to[e ^ 1]
-            if used_up:
-                break  # a tranche, cap or link is used up: search again
-
-
-Arcs = dict[tuple[int, int], float]  # (u, v) -> cheapest residual cost, on the contracted network
-
-
-def _contract(
-    g: _Graph,
-    tranches: Sequence[tuple[list[int], float, int, list[tuple[int, int]]]],
-    cap_edges: Sequence[int],
-    link_edges: Sequence[int],
-    bid_edges: Sequence[tuple[int, list[int]]],
-    S: int,
-) -> Arcs:
-    """The final residual network with the tranche nodes contracted away.
-
-    A tranche node is never an origin or target of a price search, so replacing each
-    residual path ``x -> tranche -> y`` by an arc ``x -> y`` (keeping the cheapest per
-    pair) preserves every distance between the remaining nodes (S, T, segments, cap nodes).
-    """
-    to, cap, cost = g.to, g.cap, g.cost
-    arcs: Arcs = {}
-
-    def put(u: int, v: int, c: float) -> None:
-        if u != v and c < arcs.get((u, v), INF):
-            arcs[(u, v)] = c
-
-    for _, _, es, routes in tranches:
-        ask = cost[es]
-        ins = [(S, ask)] if cap[es] > EPS else []
-        outs = [(S, -ask)] if cap[es ^ 1] > EPS else []
-        for _, e in routes:
-            outs.append((to[e], cost[e]))
-            if cap[e ^ 1] > EPS:
-                ins.append((to[e], -cost[e]))
-        for u, cu in ins:
-            for v, cv in outs:
-                put(u, v, cu + cv)
-    for e in (*cap_edges, *link_edges, *(e for e, _ in bid_edges)):
-        u, v = to[e ^ 1], to[e]
-        if cap[e] > EPS:
-            put(u, v, cost[e])
-        if cap[e ^ 1] > EPS:
-            put(v, u, -cost[e])
-    return arcs
 
 
 def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) -> list[float]:
