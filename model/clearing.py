@@ -2,53 +2,86 @@
 
 One stage (concentrate or refined), one month, segments ``0..K-1``. Sellers
 offer tranches ``(quantity t, ask $/kg)``; each tranche has a landed-cost
-adder per segment (transport, tariff, levy; ``inf`` = may not go there); caps
-limit what a seller sends to a segment (export controls). Buyers bid
-``(segment, quantity t, price $/kg)`` steps.
+adder per segment (transport, tariff, levy; ``inf`` = may not go there; an
+adder may be negative, a subsidy, as long as the landed cost ``ask + adder``
+is not); caps limit what a seller sends to a segment (export controls).
+Buyers bid ``(segment, quantity t, price $/kg)`` steps, optionally graded up
+to ``upper``. Links let material delivered into one segment be re-sold into
+another at a cost per kg, up to a capacity (transshipment by traders).
 
-The result is the competitive equilibrium, i.e. the allocation that maximises
+Allocation. The allocation maximises
 
-    welfare = sum_b v_b*y_b - sum_{j,k} (a_j + t_jk)*x_jk
+    welfare = sum_b v_b*y_b - sum_{j,k} (a_j + t_jk)*x_jk - sum_l c_l*z_l
 
-subject to tranche quantities, caps and a balance per segment
-(``../shared/design/clearing.md``, checked against an LP in the tests).
+subject to tranche quantities, caps, link capacities and a balance per
+segment (``../shared/design/clearing.md``, checked against an LP in the
+tests), and among the welfare-maximising allocations it trades the most
+(lexicographic: welfare first, then volume; a trade of zero surplus, a bid
+equal to a landed ask up to float rounding, takes place).
 
 Algorithm (``clear``): successive shortest paths on the flow network
-``S -> tranche -> [seller cap node] -> segment -> bid -> T``: start with no
-trade and repeatedly push flow along the cheapest residual path from S to T
-(Dijkstra on reduced costs, Johnson potentials) while that path's cost is
-negative, i.e. while one more unit adds welfare. Each augmentation saturates a
-tranche, a bid, or a cap; a new search is needed only after a tranche or cap
-(not a bid) is used up, so there are about (#offers + #caps) searches. Bids of
-the same segment and price are merged and their fill is shared pro rata (the
-rationing rule); so are offers with the same ask and landed costs, unless their
-seller is capped: an allocation never depends on the order of the offers.
+``S -> tranche -> [seller cap node] -> segment [-> link -> segment] -> bid -> T``:
+start with no trade and push flow along the cheapest residual path from S to
+T (Dijkstra on reduced costs; Johnson potentials from a Bellman-Ford pass, so
+negative adders are fine) while that path's cost is <= tol (1e-9 x the price
+scale). Successive shortest paths give the cheapest flow of each volume, so
+stopping at the first path with positive cost gives the largest volume among
+welfare-maximising flows. Bids of the same segment and price are merged and
+filled pro rata (the rationing rule); so are offers with the same ask and
+landed costs, unless their seller is capped: an allocation never depends on
+the order of the offers.
 
-Prices: the segment price is the dual of its balance. The set of equilibrium
-price vectors is an interval lattice ``[lo, hi]``: ``hi[k]`` is the cheapest
-way to bring one more unit into ``k`` and ``lo[k]`` the most one more unit in
-``k`` is worth, both by shortest paths in the final residual network. The
-price rule, for a segment where something trades, is the midpoint
-``(lo + hi)/2`` -- the midpoint of two equilibrium price vectors, so itself
-one. For a segment with bids where nothing trades, the price is the highest
-one consistent with the traded segments' prices (the landed cost of one more
-unit: import parity), or, if no supply can reach it at all (an export ban),
-``lo``: its highest unserved bid. A segment without bids has price NaN.
-So without frictions every segment has the same price.
+Prices. Segment prices are duals of the balances; the equilibrium price
+vectors form an interval lattice ``[price_lo, price_hi]`` (``hi[k]``: the
+cheapest way to bring one more unit into k; ``lo[k]``: the most one more
+unit in k is worth; shortest paths in the final residual network, computed
+on the network with the tranche nodes contracted away). The price rule:
+
+* Segment where something trades. A bid with ``upper`` u > v stands for
+  buyers whose valuations are spread evenly on [v, u] (a linear piece of the
+  inverse demand curve; ``upper=None`` is a vertical step). With ``D_k(p)``
+  the interpolated demand of k and ``Q_k`` the quantity filled in k, the
+  price is the midpoint of ``{p : D_k(p) = Q_k}`` intersected with the
+  supply-side interval ``[lo_s, hi_s]`` (``hi_s``: cheapest landed cost of
+  one more unit into k from offers, links or other segments, but not taken
+  from a bid of k; ``lo_s``: the saving from one unit less), or the nearer
+  end of that interval if the two do not meet. With vertical steps only,
+  ``{p : D_k(p) = Q_k}`` is k's demand-side interval, so this is today's
+  midpoint ``(lo + hi)/2`` of the equilibrium interval. With graded steps
+  the price is continuous in supply and rises strictly with a cut in it,
+  where the midpoint rule jumps between steps. It departs from the LP duals
+  (which see only the step valuations ``price``): it can lie above
+  ``price_hi``, never below ``price_lo``. The allocation is the LP's.
+* Segment with bids where nothing is bought: the landed cost of one more
+  unit given the traded segments' prices (import parity), but never above its
+  highest bid's top (``upper`` or ``price``) -- unless links make one more
+  unit in k worth more elsewhere: never below ``price_lo`` (which, without
+  links, is at most its highest bid).
+* Links: where a link has spare capacity, ``p_dst <= p_src + cost``; where
+  it carries flow, ``p_dst >= p_src + cost``. Prices are raised (never
+  lowered) to meet these, which changes nothing without graded bids; a
+  segment with no trade can so be priced above its own bids when a link
+  makes a unit there worth more elsewhere (as the LP does).
+* Segment without bids: NaN.
+
+Without frictions every segment where something is bought has the same
+price; one with bids where nothing is bought has that price or, if lower, its
+top bid.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["Offer", "Bid", "Clearing", "clear"]
+__all__ = ["Offer", "Bid", "Link", "Clearing", "clear"]
 
 INF = math.inf
 EPS = 1e-9  # quantities below this (t) are treated as zero
+REL_TOL = 1e-9  # a path of cost <= REL_TOL x price scale still trades
+_MIDPOINT_SHORTCUT = True  # vertical steps only: (lo + hi)/2, which the general rule equals (tested)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +95,11 @@ class Offer:
 
 @dataclass(frozen=True, slots=True)
 class Bid:
-    """A buyer's step: up to ``quantity`` t at up to ``price`` $/kg in ``segment``."""
+    """A buyer's step: up to ``quantity`` t at up to ``price`` $/kg in ``segment``.
+
+    ``upper`` (>= ``price``) spreads the step's valuations evenly on ``[price, upper]``
+    for pricing (a linear piece of the demand curve); the allocation uses ``price``.
+    """
 
     buyer: str
     segment: int
@@ -70,10 +107,14 @@ class Bid:
     price: float
     upper: float | None = None
 
+    def __post_init__(self) -> None:
+        if self.upper is not None and not self.upper >= self.price:
+            raise ValueError(f"bid upper {self.upper} below its price {self.price}")
+
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """TEMPORARY placeholder (ignored) until the clearing branch lands."""
+    """Re-sale of material delivered into ``src`` on into ``dst`` at ``cost`` $/kg, at most ``capacity`` t."""
 
     src: int
     dst: int
@@ -88,7 +129,8 @@ class Clearing:
     ``flows[j][k]`` is what offer ``j`` sells into segment ``k`` (t);
     ``fills[b]`` what bid ``b`` buys (t); ``prices[k]`` the segment price
     ($/kg, NaN for a segment without bids); ``price_lo``/``price_hi`` the
-    interval of equilibrium prices; ``welfare`` in $/kg x t.
+    interval of equilibrium (LP dual) prices; ``welfare`` in $/kg x t;
+    ``link_flows[l]`` what link ``l`` carries (t).
     """
 
     flows: list[list[float]]
@@ -97,40 +139,237 @@ class Clearing:
     price_lo: list[float]
     price_hi: list[float]
     welfare: float
-    link_flows: list[float] | None = None
+    link_flows: list[float] = field(default_factory=list)
 
     def sold(self, j: int) -> float:
         """Total sold by offer ``j`` (t)."""
         return sum(self.flows[j])
 
     def traded(self, k: int | None = None) -> float:
-        """Quantity traded in segment ``k`` (all segments if None), t."""
+        """Quantity sold by offers into segment ``k`` (all segments if None), t."""
         if k is None:
             return sum(sum(row) for row in self.flows)
         return sum(row[k] for row in self.flows)
 
 
-class _Graph:
-    """Residual network in flat lists: edge ``e`` and ``e ^ 1`` are a pair."""
+Arcs = dict[tuple[int, int], float]  # (u, v) -> cheapest residual cost between core nodes
 
-    __slots__ = ("to", "cap", "cost", "adj")
 
-    def __init__(self, n: int) -> None:
-        self.to: list[int] = []
-        self.cap: list[float] = []
-        self.cost: list[float] = []
-        self.adj: list[list[int]] = [[] for _ in range(n)]
+class _Market:
+    """The flow network with the tranche nodes contracted away, and its state.
 
-    def add(self, u: int, v: int, cap: float, cost: float, listed: bool = True) -> int:
-        """Add edge u->v and its reverse; ``listed=False`` keeps u->v out of ``adj[u]``."""
-        e = len(self.to)
-        self.to += (v, u)
-        self.cap += (cap, 0.0)
-        self.cost += (cost, -cost)
-        if listed:
-            self.adj[u].append(e)
-        self.adj[v].append(e + 1)
+    Core nodes: S = 0, T = 1, segment k = 2 + k, then one node per finite cap. A tranche
+    ``j`` (a merged offer group) has a route to each target node it may reach (its segment,
+    or its seller's cap node) at adder ``t``. The residual paths ``S -> j -> y`` (cost
+    ``a_j + t_jy``, open while j has spare quantity) and ``x -> j -> y`` (cost
+    ``t_jy - t_jx``, open while j delivers to x: re-routing) are kept in one heap per node
+    pair, cheapest first, so the cheapest arc of each pair is a heap's top (stale entries
+    are dropped lazily). Caps, links and bids are explicit arcs between core nodes.
+    """
+
+    def __init__(self, n_core: int, K: int) -> None:
+        self.n = n_core
+        self.K = K
+        # tranches
+        self.ask: list[float] = []
+        self.qty: list[float] = []
+        self.spare: list[float] = []
+        self.targets: list[list[int]] = []
+        self.adder: list[list[float]] = []
+        self.flow: list[list[float]] = []
+        self.segment_of: list[list[int]] = []
+        # explicit arcs in pairs (e, e ^ 1): u -> v with residual capacity
+        self.eu: list[int] = []
+        self.ev: list[int] = []
+        self.ecost: list[float] = []
+        self.eres: list[float] = []
+        self.heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        # bid groups per segment node, best (highest price) first: [price, unfilled, filled]
+        self.ladder: dict[int, list[list[float]]] = {}
+        self.rung: dict[int, int] = {}
+
+    def add_tranche(self, ask: float, qty: float, routes: list[tuple[int, int, float]]) -> None:
+        """A tranche with routes ``(segment k, target node, adder)``."""
+        self.ask.append(ask)
+        self.qty.append(qty)
+        self.spare.append(qty)
+        self.segment_of.append([k for k, _, _ in routes])
+        self.targets.append([y for _, y, _ in routes])
+        self.adder.append([t for _, _, t in routes])
+        self.flow.append([0.0] * len(routes))
+
+    def add_arc(self, u: int, v: int, cap: float, cost: float) -> int:
+        e = len(self.eu)
+        self.eu += (u, v)
+        self.ev += (v, u)
+        self.ecost += (cost, -cost)
+        self.eres += (cap, 0.0)
         return e
+
+    def start(self) -> None:
+        """Fill the heaps S -> y with every tranche's landed costs."""
+        heaps = self.heaps
+        for j, (ask, ys, ts) in enumerate(zip(self.ask, self.targets, self.adder, strict=True)):
+            for y, t in zip(ys, ts, strict=True):
+                heaps.setdefault((0, y), []).append((ask + t, j))
+        for h in heaps.values():
+            heapq.heapify(h)
+        self.rung = dict.fromkeys(self.ladder, 0)
+
+    def _deliver(self, j: int, r: int, x: float) -> None:
+        """Tranche j's route r carries ``x`` more; a route that starts carrying opens its re-routings."""
+        old = self.flow[j][r]
+        self.flow[j][r] = old + x
+        if old <= EPS < old + x:
+            ys, ts = self.targets[j], self.adder[j]
+            y0, t0 = ys[r], ts[r]
+            for y, t in zip(ys, ts, strict=True):
+                if y != y0:
+                    h = self.heaps.get((y0, y))
+                    if h is None:
+                        self.heaps[(y0, y)] = h = []
+                    heapq.heappush(h, (t - t0, j))
+
+    def _arcs(self) -> list[tuple[int, int, float, int, int]]:
+        """The residual arcs between core nodes now: (u, v, cost, kind, ref); kind 0: S -> j -> v,
+        kind 1: u -> j -> v (ref j), kind 2: explicit arc (ref e)."""
+        out = []
+        spare, flow, targets = self.spare, self.flow, self.targets
+        for (x, y), h in self.heaps.items():
+            if x == 0:
+                while h and spare[h[0][1]] <= EPS:
+                    heapq.heappop(h)  # a tranche's spare never comes back
+                if h:
+                    out.append((0, y, h[0][0], 0, h[0][1]))
+            else:
+                while h and flow[h[0][1]][targets[h[0][1]].index(x)] <= EPS:
+                    heapq.heappop(h)  # pushed again if the route carries again
+                if h:
+                    out.append((x, y, h[0][0], 1, h[0][1]))
+        eres = self.eres
+        for e in range(len(eres)):
+            if eres[e] > EPS:
+                out.append((self.eu[e], self.ev[e], self.ecost[e], 2, e))
+        return out
+
+    def _search(self, tiny: float) -> tuple[list[float], list[tuple[int, int, int] | None]]:
+        """Cheapest paths from S to every core node (Bellman-Ford: the network is small and
+        has no negative cycle, so negative adders and re-routing arcs are fine)."""
+        n = self.n
+        dist = [INF] * n
+        pred: list[tuple[int, int, int] | None] = [None] * n
+        dist[0] = 0.0
+        arcs = self._arcs()
+        for _ in range(n):
+            changed = False
+            for u, v, c, kind, ref in arcs:
+                du = dist[u]
+                if du < INF and du + c < dist[v] - tiny:
+                    dist[v] = du + c
+                    pred[v] = (u, kind, ref)
+                    changed = True
+            if not changed:
+                break
+        return dist, pred
+
+    def _top(self, seg: int) -> list[float] | None:
+        rungs = self.ladder[seg]
+        i = self.rung[seg]
+        while i < len(rungs) and rungs[i][1] <= EPS:
+            i += 1
+        self.rung[seg] = i
+        return rungs[i] if i < len(rungs) else None
+
+    def run(self, tol: float, tiny: float) -> None:
+        """Successive shortest paths: augment along the cheapest S-T path while its cost is <= tol.
+
+        A path to T is a cheapest path to a segment plus the segment's best unfilled bid. While
+        augmentations saturate only bids, no distance changes (the new reverse arcs close no
+        shorter path), so the next path is read off the same search, walking down the bid ladder.
+        """
+        self.start()
+        while True:
+            dist, pred = self._search(tiny)
+            while True:
+                seg, rung, best = -1, None, INF
+                for u in self.ladder:
+                    if dist[u] < INF:
+                        top = self._top(u)
+                        if top is not None and dist[u] - top[0] < best:
+                            seg, rung, best = u, top, dist[u] - top[0]
+                if rung is None or best > tol:
+                    return  # no path adds welfare, nor volume at zero cost
+                if self._augment(seg, rung, pred):
+                    break  # something other than a bid is used up: search again
+
+    def _augment(self, seg: int, rung: list[float], pred) -> bool:
+        """Push the most the path to ``seg`` and its bid take; True if an arc other than the bid is used up."""
+        path = []
+        v = seg
+        push = rung[1]
+        spare, flow, eres = self.spare, self.flow, self.eres
+        while v != 0:
+            u, kind, ref = pred[v]
+            if kind == 0:
+                cap = spare[ref]
+            elif kind == 1:
+                cap = flow[ref][self.targets[ref].index(u)]
+            else:
+                cap = eres[ref]
+            push = min(push, cap)
+            path.append((u, v, kind, ref))
+            v = u
+        rung[1] -= push
+        rung[2] += push
+        used_up = False
+        for u, v, kind, ref in path:
+            if kind == 2:
+                eres[ref] -= push
+                eres[ref ^ 1] += push
+                used_up = used_up or eres[ref] <= EPS
+                continue
+            ys = self.targets[ref]
+            if kind == 0:
+                spare[ref] -= push
+                used_up = used_up or spare[ref] <= EPS
+            else:
+                r = ys.index(u)
+                flow[ref][r] -= push
+                used_up = used_up or flow[ref][r] <= EPS
+            self._deliver(ref, ys.index(v), push)
+        return used_up
+
+    def contract(self) -> Arcs:
+        """The final residual network between core nodes, cheapest arc per pair (for the prices).
+
+        Replacing each residual path ``x -> tranche -> y`` by an arc ``x -> y`` preserves every
+        distance between core nodes: a tranche is never an origin or target of a price search.
+        """
+        arcs: Arcs = {}
+
+        def put(u: int, v: int, c: float) -> None:
+            if u != v and c < arcs.get((u, v), INF):
+                arcs[(u, v)] = c
+
+        for j, (ask, ys, ts, xs) in enumerate(zip(self.ask, self.targets, self.adder, self.flow, strict=True)):
+            ins = [(0, ask)] if self.spare[j] > EPS else []
+            ins += [(y, -t) for y, t, x in zip(ys, ts, xs, strict=True) if x > EPS]
+            outs = list(zip(ys, ts, strict=True))
+            if self.qty[j] - self.spare[j] > EPS:
+                outs.append((0, -ask))
+            for u, cu in ins:
+                for v, cv in outs:
+                    put(u, v, cu + cv)
+        for e in range(len(self.eres)):
+            if self.eres[e] > EPS:
+                put(self.eu[e], self.ev[e], self.ecost[e])
+        for seg, rungs in self.ladder.items():
+            for price, unfilled, filled in rungs:
+                if unfilled > EPS:
+                    put(seg, 1, -price)
+                if filled > EPS:
+                    put(1, seg, price)
+        return arcs
 
 
 def clear(
@@ -139,18 +378,20 @@ def clear(
     bids: Sequence[Bid],
     adders: Sequence[Sequence[float]] | None = None,
     caps: Mapping[tuple[str, int], float] | None = None,
-    links=(),
+    links: Sequence[Link] = (),
 ) -> Clearing:
-    """Clear one market: welfare-maximising allocation and segment prices.
+    """Clear one market: welfare-maximising (then volume-maximising) allocation and segment prices.
 
-    ``adders[j][k]``: landed-cost adder of offer ``j`` into segment ``k``
-    ($/kg; ``inf`` forbids the route; default 0). ``caps[(seller, k)]``: most
-    a seller may send to ``k`` in total (t; absent = unlimited).
+    ``adders[j][k]``: landed-cost adder of offer ``j`` into segment ``k`` ($/kg; ``inf``
+    forbids the route; default 0; may be negative if ``ask + adder >= 0``).
+    ``caps[(seller, k)]``: most a seller may send to ``k`` in total (t; absent = unlimited).
+    ``links``: re-sale routes between segments (cost >= 0). Raises ValueError on bad input.
     """
     K = n_segments
     caps = caps or {}
-    S, T = 0, 1
-    # Merge bids of equal (segment, price): one edge each, fills pro rata.
+    _check(K, offers, adders, links)
+    scale = _price_scale(offers, bids, adders, links)
+    # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     for b, bid in enumerate(bids):
         if bid.quantity > EPS and bid.price >= 0.0:
@@ -164,20 +405,22 @@ def clear(
                 group[0] += bid.quantity
                 group[1].append(b)
     cap_nodes: dict[tuple[str, int], int] = {}
-    n = 2 + K
+    n_core = 2 + K
     for key, c in caps.items():
         if c > EPS and math.isfinite(c):
-            cap_nodes[key] = n
-            n += 1
+            cap_nodes[key] = n_core
+            n_core += 1
+    net = _Market(n_core, K)
     # Merge offers with the same ask and landed costs whose seller has no caps: one tranche
-    # node each, sales shared pro rata (the same rationing rule as for bids). Offers of
-    # capped sellers keep their own nodes.
+    # each, sales shared pro rata (the same rationing rule as for bids). Offers of capped
+    # sellers keep their own tranches.
     capped = {seller for seller, _ in caps}
     offer_groups: dict[object, list] = {}  # key -> [total quantity, offer indices, adder row]
+    zero = (0.0,) * K
     for j, off in enumerate(offers):
         if off.quantity <= EPS:
             continue
-        row = tuple(adders[j]) if adders is not None else (0.0,) * K
+        row = tuple(adders[j]) if adders is not None else zero
         key = ("own", j) if off.seller in capped else (off.ask, row)
         group = offer_groups.get(key)
         if group is None:
@@ -185,217 +428,257 @@ def clear(
         else:
             group[0] += off.quantity
             group[1].append(j)
-    tranche0 = n
-    n += len(offer_groups)
-    g = _Graph(n)
-
-    # Initial potentials: shortest distances from S in the (acyclic) empty network.
-    pot = [INF] * n
-    pot[S] = 0.0
-    tranche_edges: list[tuple[list[int], float, list[tuple[int, int]]]] = []  # (offers, quantity, routes)
-    for node, (qty, members, row) in enumerate(offer_groups.values(), start=tranche0):
-        off = offers[members[0]]
-        routes: list[tuple[int, int]] = []
-        tranche_edges.append((members, qty, routes))
-        g.add(S, node, qty, off.ask)
-        pot[node] = off.ask
+    members_of: list[list[int]] = []
+    for qty, members, row in offer_groups.values():
+        seller = offers[members[0]].seller
+        routes = []
         for k in range(K):
             t = row[k]
             if t == INF:
                 continue
-            key = (off.seller, k)
-            if key in caps:
-                cn = cap_nodes.get(key)
-                if cn is None:  # cap of zero: route closed
+            target = 2 + k
+            if (seller, k) in caps:
+                target = cap_nodes.get((seller, k), -1)
+                if target < 0:  # cap of zero: route closed
                     continue
-                target = cn
-            else:
-                target = 2 + k
-            routes.append((k, g.add(node, target, INF, t)))
-            if off.ask + t < pot[target]:
-                pot[target] = off.ask + t
+            routes.append((k, target, t))
+        net.add_tranche(offers[members[0]].ask, qty, routes)
+        members_of.append(members)
     for (seller, k), cn in cap_nodes.items():
-        g.add(cn, 2 + k, caps[(seller, k)], 0.0)
-        if pot[cn] < pot[2 + k]:
-            pot[2 + k] = pot[cn]
-    # Bid edges segment -> T, kept out of adj and sorted best (highest price) first:
-    # the search only ever needs a segment's best unfilled bid.
-    bid_edges: list[tuple[int, list[int]]] = []
-    bids_out: dict[int, list[int]] = {}
+        net.add_arc(cn, 2 + k, caps[(seller, k)], 0.0)
+    link_arcs = [net.add_arc(2 + lk.src, 2 + lk.dst, lk.capacity, lk.cost) for lk in links]
+    bid_rungs: list[tuple[list[float], list[int], float]] = []
     for (k, price), (qty, members) in sorted(groups.items(), key=lambda kv: -kv[0][1]):
-        e = g.add(2 + k, T, qty, -price, listed=False)
-        bid_edges.append((e, members))
-        bids_out.setdefault(2 + k, []).append(e)
-    for v in range(n):
-        if pot[v] == INF:
-            pot[v] = 0.0  # unreachable from S: never relaxed into, value irrelevant
+        rung = [price, qty, 0.0]
+        net.ladder.setdefault(2 + k, []).append(rung)
+        bid_rungs.append((rung, members, qty))
 
-    _successive_shortest_paths(g, pot, S, bids_out)
+    net.run(REL_TOL * scale, 1e-12 * scale)
 
     flows = [[0.0] * K for _ in offers]
     welfare = 0.0
-    for members, qty, routes in tranche_edges:
-        ask = offers[members[0]].ask
-        for k, e in routes:
-            x = g.cap[e ^ 1]
+    for j, members in enumerate(members_of):
+        qty, ask = net.qty[j], net.ask[j]
+        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=True):
             if x > EPS:
-                welfare -= (ask + g.cost[e]) * x
-                for j in members:
-                    flows[j][k] += x * offers[j].quantity / qty
+                welfare -= (ask + t) * x
+                for m in members:
+                    flows[m][k] += x * offers[m].quantity / qty
+    link_flows = [net.eres[e ^ 1] for e in link_arcs]
+    for link, z in zip(links, link_flows, strict=True):
+        welfare -= link.cost * z
     fills = [0.0] * len(bids)
-    for e, members in bid_edges:
-        y = g.cap[e ^ 1]
-        if y <= EPS:
-            continue
-        welfare += -g.cost[e] * y
-        share = y / (y + g.cap[e])  # cap[e] is the unfilled rest
-        for b in members:
-            fills[b] = bids[b].quantity * share
+    for (price, _, y), members, qty in bid_rungs:
+        if y > EPS:
+            welfare += price * y
+            share = y / qty
+            for b in members:
+                fills[b] = bids[b].quantity * share
 
-    # every edge leaving each node, bids included: the price searches need them all
-    full_adj = [a + bids_out[u] if u in bids_out else a for u, a in enumerate(g.adj)]
-    origin = {S: 0.0, T: 0.0}
-    hi = _distances(g, full_adj, origin, True)
-    lo_neg = _distances(g, full_adj, origin, False)
-    has_bids = [False] * K
-    for k, _ in groups:
-        has_bids[k] = True
-    traded = [sum(row[k] for row in flows) > EPS for k in range(K)]
-    price_lo = [-lo_neg[2 + k] for k in range(K)]
-    price_hi = [hi[2 + k] for k in range(K)]
-    prices = [math.nan] * K
-    for k in range(K):
-        if has_bids[k] and traded[k]:
-            prices[k] = 0.5 * (price_lo[k] + price_hi[k])
-    if any(has_bids[k] and not traded[k] for k in range(K)):
-        # Nothing trades in k: its price is the highest one consistent with the
-        # traded segments' prices (import parity), else its highest unserved bid.
-        labels = dict(origin)
-        labels.update({2 + k: prices[k] for k in range(K) if traded[k] and has_bids[k]})
-        parity = _distances(g, full_adj, labels, True)
-        for k in range(K):
-            if has_bids[k] and not traded[k]:
-                prices[k] = parity[2 + k] if parity[2 + k] < INF else price_lo[k]
-    return Clearing(flows, fills, prices, price_lo, price_hi, welfare, [0.0] * len(links))
+    prices, price_lo, price_hi = _prices(K, bids, fills, net.contract(), n_core, links, link_flows, scale)
+    return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
-def _successive_shortest_paths(g: _Graph, pot: list[float], S: int, bids_out: dict[int, list[int]]) -> None:
-    """Augment along cheapest S-T paths while they add welfare (cost < 0).
+def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> None:
+    """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments."""
+    if adders is not None:
+        for j, off in enumerate(offers):
+            for k, t in enumerate(adders[j]):
+                if t < 0 and not off.ask + t >= 0:
+                    raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
+    for link in links:
+        if not (0 <= link.src < K and 0 <= link.dst < K and link.src != link.dst):
+            raise ValueError(f"link {link.src}->{link.dst}: needs two different segments in 0..{K - 1}")
+        if not (0 <= link.cost < INF and link.capacity >= 0):
+            raise ValueError(f"link {link.src}->{link.dst}: cost must be finite and >= 0, capacity >= 0")
 
-    Bid edges (segment -> T) are kept out of the search: one Dijkstra (reduced costs,
-    Johnson potentials) finds the cheapest path from S to every segment, and a path to T
-    is such a path plus the segment's best unfilled bid. While augmentations saturate only
-    bids, no distance to a segment changes (the reverses of shortest-path edges have reduced
-    cost 0), so the next path is read off the same search ("walking down the bid ladder");
-    a new search is needed only when a tranche or a cap is used up. A search stops once
-    every segment with bids is settled; nodes not settled then move their potential by
-    that distance, which keeps every reduced cost non-negative. Edges out of T are never
-    searched: no S-T path passes through T.
+
+def _price_scale(
+    offers: Sequence[Offer], bids: Sequence[Bid], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]
+) -> float:
+    """Largest finite price in the instance (at least 1): the scale of the trading tolerance."""
+    scale = 1.0
+    for j, off in enumerate(offers):
+        scale = max(scale, abs(off.ask))
+        if adders is not None:
+            scale = max(scale, max((abs(off.ask + t) for t in adders[j] if t != INF), default=0.0))
+    for bid in bids:
+        scale = max(scale, abs(bid.price), abs(bid.upper) if bid.upper is not None else 0.0)
+    for link in links:
+        scale = max(scale, link.cost)
+    return scale
+
+
+def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) -> list[float]:
+    """Shortest path lengths from the labelled nodes (``forward``) or to them (not ``forward``).
+
+    The contracted residual network is small and has no negative cycle at the optimum;
+    at most ``n`` rounds, so a float near-cycle cannot loop.
     """
-    to, cap, cost, adj = g.to, g.cap, g.cost, g.adj
-    n = len(adj)
-    segments = list(bids_out)
-    best = dict.fromkeys(segments, 0)  # index of each segment's best unfilled bid edge
-
-    def top(u: int) -> int:
-        edges = bids_out[u]
-        i = best[u]
-        while i < len(edges) and cap[edges[i]] <= EPS:
-            i += 1
-        best[u] = i
-        return edges[i] if i < len(edges) else -1
-
-    while True:
-        dist = [INF] * n
-        prev = [-1] * n
-        dist[S] = 0.0
-        heap = [(0.0, S)]
-        waiting = set(segments)  # stop once every segment with bids is settled
-        reach = INF  # distance at which the search stopped
-        while heap:
-            d, u = heapq.heappop(heap)
-            if d > dist[u]:
-                continue
-            if u in waiting:
-                waiting.discard(u)
-                if not waiting:
-                    reach = d
-                    break
-            pu = pot[u]
-            for e in adj[u]:
-                if cap[e] > EPS:
-                    v = to[e]
-                    nd = d + cost[e] + pu - pot[v]
-                    if nd < dist[v] - 1e-12:
-                        dist[v] = nd
-                        prev[v] = e
-                        heapq.heappush(heap, (nd, v))
-        for v in range(n):  # nodes beyond the stop move by `reach`: reduced costs stay >= 0
-            if dist[v] < reach:
-                pot[v] += dist[v]
-            elif reach < INF:
-                pot[v] += reach
-        while True:
-            # cheapest S-T path: (actual) cost of reaching a segment plus its best bid
-            seg, bid, path_cost = -1, -1, 1e-9
-            for u in segments:
-                if dist[u] < INF:
-                    e = top(u)
-                    if e >= 0 and pot[u] - pot[S] + cost[e] < path_cost:
-                        seg, bid, path_cost = u, e, pot[u] - pot[S] + cost[e]
-            if seg < 0:
-                return  # no path adds welfare
-            push = cap[bid]
-            v = seg
-            while v != S:
-                e = prev[v]
-                if cap[e] < push:
-                    push = cap[e]
-                v = to[e ^ 1]
-            cap[bid] -= push
-            cap[bid ^ 1] += push
-            used_up = False
-            v = seg
-            while v != S:
-                e = prev[v]
-                cap[e] -= push
-                cap[e ^ 1] += push
-                used_up = used_up or cap[e] <= EPS
-                v = to[e ^ 1]
-            if used_up:
-                break  # a tranche or cap is used up: search again
-
-
-def _distances(g: _Graph, adj: list[list[int]], init: Mapping[int, float], forward: bool) -> list[float]:
-    """Shortest path lengths from nodes with initial labels ``init`` (to them if not ``forward``).
-
-    Bellman-Ford with a queue (SPFA) on the residual network, which has no
-    negative cycles at the optimum. ``adj[u]`` lists every edge leaving u (forward
-    mode relaxes them, backward mode their reverse pairs).
-    """
-    to, cap, cost = g.to, g.cap, g.cost
-    n = len(adj)
     dist = [INF] * n
-    queue = deque(init)
-    inq = [False] * n
     for s, label in init.items():
         dist[s] = label
-        inq[s] = True
-    budget = 4 * n * n + 100  # guard against numerical near-cycles
-    while queue and budget:
-        budget -= 1
-        u = queue.popleft()
-        inq[u] = False
-        du = dist[u]
-        for e in adj[u]:
-            # forward: residual edge u->v; backward: residual edge v->u is e^1
-            r = e if forward else e ^ 1
-            if cap[r] > EPS:
-                v = to[e]
-                nd = du + cost[r]
-                if nd < dist[v] - 1e-9:
-                    dist[v] = nd
-                    if not inq[v]:
-                        inq[v] = True
-                        queue.append(v)
+    items = list(arcs.items())
+    for _ in range(n):
+        changed = False
+        for (u, v), c in items:
+            if not forward:
+                u, v = v, u
+            if dist[u] + c < dist[v]:
+                dist[v] = dist[u] + c
+                changed = True
+        if not changed:
+            break
     return dist
+
+
+def _prices(
+    K: int,
+    bids: Sequence[Bid],
+    fills: Sequence[float],
+    arcs: Arcs,
+    n_core: int,
+    links: Sequence[Link],
+    link_flows: Sequence[float],
+    scale: float,
+) -> tuple[list[float], list[float], list[float]]:
+    """Segment prices by the rule in the module docstring, and the LP's price interval."""
+    S, T = 0, 1
+    origin = {S: 0.0, T: 0.0}
+    hi = _bellman_ford(n_core, arcs, origin, True)
+    lo_neg = _bellman_ford(n_core, arcs, origin, False)
+    price_lo = [-lo_neg[2 + k] for k in range(K)]
+    price_hi = [hi[2 + k] for k in range(K)]
+    pieces: list[list[tuple[float, float, float]]] = [[] for _ in range(K)]  # (v, u, quantity)
+    filled = [0.0] * K
+    graded = [False] * K
+    for b, bid in enumerate(bids):
+        if bid.quantity > EPS and bid.price >= 0.0:
+            k = bid.segment
+            u = bid.price if bid.upper is None else bid.upper
+            pieces[k].append((bid.price, u, bid.quantity))
+            filled[k] += fills[b]
+            graded[k] = graded[k] or u > bid.price
+    prices = [math.nan] * K
+    traded = [bool(pieces[k]) and filled[k] > EPS for k in range(K)]
+    for k in range(K):
+        if not traded[k]:
+            continue
+        if not graded[k] and _MIDPOINT_SHORTCUT:  # vertical steps: the general rule gives (lo + hi)/2
+            prices[k] = 0.5 * (price_lo[k] + price_hi[k])
+            continue
+        # supply side: the same searches without k's own bids
+        own = {(2 + k, T), (T, 2 + k)}
+        rest = {uv: c for uv, c in arcs.items() if uv not in own}
+        hi_s = _bellman_ford(n_core, rest, origin, True)[2 + k]
+        lo_s = -_bellman_ford(n_core, rest, origin, False)[2 + k]
+        a, b = _demand_set(pieces[k], filled[k])
+        low, high = max(a, lo_s), min(b, hi_s)
+        if low <= high:
+            prices[k] = 0.5 * (low + high)
+        else:
+            prices[k] = hi_s if a > hi_s else lo_s
+    if any(pieces[k] and not traded[k] for k in range(K)):
+        # nothing bought in k: import parity given the traded segments' prices, capped by its top
+        # bid, but not below lo (material may pass through k on links and be worth more elsewhere)
+        labels = dict(origin)
+        labels.update({2 + k: prices[k] for k in range(K) if traded[k]})
+        parity = _bellman_ford(n_core, arcs, labels, True)
+        for k in range(K):
+            if pieces[k] and not traded[k]:
+                top = max(u for _, u, _ in pieces[k])
+                prices[k] = max(price_lo[k], min(parity[2 + k], top))
+    if links:
+        _respect_links(prices, links, link_flows, REL_TOL * scale)
+    return prices, price_lo, price_hi
+
+
+def _respect_links(prices: list[float], links: Sequence[Link], link_flows: Sequence[float], tol: float) -> None:
+    """Raise prices until ``p_dst <= p_src + cost`` on links with spare capacity and
+    ``p_dst >= p_src + cost`` on links that carry flow (segments without bids pass these on)."""
+    K = len(prices)
+    val = [-INF if math.isnan(p) else p for p in prices]
+    rules = []  # (raised node, from node, offset): val[raised] >= val[from] + offset
+    for link, z in zip(links, link_flows, strict=True):
+        if z < link.capacity - EPS:
+            rules.append((link.src, link.dst, -link.cost))
+        if z > EPS:
+            rules.append((link.dst, link.src, link.cost))
+    for _ in range(K + 1):
+        changed = False
+        for x, y, w in rules:
+            if val[y] + w > val[x] + tol:
+                val[x] = val[y] + w
+                changed = True
+        if not changed:
+            break
+    for k in range(K):
+        if not math.isnan(prices[k]):
+            prices[k] = val[k]
+
+
+def _demand_set(pieces: Sequence[tuple[float, float, float]], q: float) -> tuple[float, float]:
+    """``[a, b] = {p : q in D(p)}`` for the demand of steps ``(v, u, quantity)``.
+
+    ``D(p) = sum quantity * clip((u - p)/(u - v), 0, 1)``; a step with ``u == v`` is
+    vertical (all of it below v, any part at v, none above). ``a`` is ``-inf`` if all is
+    filled. D is a decreasing correspondence: at each breakpoint x it spans
+    ``[low(x), high(x)]`` (vertical steps at x dropped / kept) and between breakpoints it is
+    linear from ``low(x_i)`` to ``high(x_{i+1})``.
+    """
+    xs = sorted({x for v, u, _ in pieces for x in (v, u)})
+    index = {x: i for i, x in enumerate(xs)}
+    m = len(xs)
+    slope_change = [0.0] * m
+    vertical_at = [0.0] * m
+    graded_total = vertical_total = 0.0
+    for v, u, qty in pieces:
+        if u > v:
+            graded_total += qty
+            s = qty / (u - v)
+            slope_change[index[v]] -= s
+            slope_change[index[u]] += s
+        else:
+            vertical_total += qty
+            vertical_at[index[v]] += qty
+    low = [0.0] * m
+    high = [0.0] * m
+    c, slope, below = graded_total, 0.0, 0.0  # graded demand at x, its slope after x, vertical below x
+    for i, x in enumerate(xs):
+        if i:
+            c = max(0.0, c + slope * (x - xs[i - 1]))
+        slope += slope_change[i]
+        ge = vertical_total - below
+        high[i] = c + ge
+        low[i] = c + ge - vertical_at[i]
+        below += vertical_at[i]
+    tol = 1e-9 * max(1.0, q)
+    # a: first point (from the left) where D reaches q
+    if high[0] <= q + tol:
+        a = -INF
+    else:
+        a = xs[-1]
+        for i in range(m):
+            if low[i] <= q + tol:
+                a = xs[i]
+                break
+            if i + 1 < m and high[i + 1] <= q + tol:  # crosses q inside (x_i, x_{i+1})
+                a = _cross(xs[i], xs[i + 1], low[i], high[i + 1], q)
+                break
+    # b: last point (from the right) where D still reaches q
+    b = xs[0]
+    for i in range(m - 1, -1, -1):
+        if high[i] >= q - tol:
+            b = xs[i]
+            break
+        if i > 0 and low[i - 1] >= q - tol:  # crosses q inside (x_{i-1}, x_i)
+            b = _cross(xs[i - 1], xs[i], low[i - 1], high[i], q)
+            break
+    return a, max(a, b)
+
+
+def _cross(x0: float, x1: float, d0: float, d1: float, q: float) -> float:
+    """Where the line from (x0, d0) to (x1, d1), d0 >= d1, takes the value q (clipped to [x0, x1])."""
+    if d0 - d1 <= 0.0:
+        return x0
+    return x0 + (x1 - x0) * min(1.0, max(0.0, (d0 - q) / (d0 - d1)))
