@@ -272,11 +272,21 @@ class RefinerState(Plant):
         want = min(cap, max(want, 0.0 if se > 0 else d.idle_bid_share * cap))  # an idle plant tries a share
         scale = want / cap if cap > 0 else 0.0
         expected = self.bid_price_basis()
-        return [
+        out = [
             Quote(self, q * scale / y, max(0.0, y * (expected - c)), tag=i)
             for i, (q, c) in enumerate(self.tranches)
             if q * scale > 1e-9
         ]
+        # spare capacity runs when feed is cheap enough: the plant buys more concentrate, up to its
+        # capacity, if it leaves a margin of refiner_expansion_margin on the expected oxide price
+        spare = 1.0 - scale
+        low = expected / (1.0 + d.refiner_expansion_margin)
+        out += [
+            Quote(self, q * spare / y, max(0.0, y * (low - c)), tag=i)
+            for i, (q, c) in enumerate(self.tranches)
+            if q * spare > 1e-9 and low > c
+        ]
+        return out
 
     def bid_price_basis(self) -> float:
         """Oxide price the plant expects: a short average of its netback, raised where an instrument covers it."""

@@ -168,9 +168,20 @@ def run_stage(
         adders.append(row)
         levies.append(lev)
 
-    bid_quotes = [(q, model.home_segment(q.agent)) for b in buyers for q in b.bids()]
+    bid_quotes = []
+    for b in buyers:
+        k = model.home_segment(b)
+        bid_quotes += [(q, k) for q in b.bids()]
     bid_quotes += [(q, k) for q, k in extra_bids if k < n_seg]
-    bids = [Bid(_code(q.agent), k, q.quantity, q.price, q.upper) for q, k in bid_quotes]
+    # Identical steps of different buyers (same segment, price and upper end) are cleared as one bid
+    # and their fill shared pro rata -- the clearing's own rationing rule, done here once.
+    groups: dict[tuple[int, float, float | None], list[int]] = {}
+    for i, (q, k) in enumerate(bid_quotes):
+        groups.setdefault((k, q.price, q.upper), []).append(i)
+    bids = [
+        Bid(_code(bid_quotes[idx[0]][0].agent), k, sum(bid_quotes[i][0].quantity for i in idx), price, upper)
+        for (k, price, upper), idx in groups.items()
+    ]
     links = _links(model, stage, levy, history)
 
     result = clear(n_seg, offers, bids, adders, caps, links)
@@ -229,11 +240,17 @@ def run_stage(
     for s in sellers:
         for strat in s.strategies:
             strat.observe(s, exports.get(id(s), {}))
-    for b, (q, k) in enumerate(bid_quotes):
-        y = result.fills[b]
-        if y > 1e-12:
-            money["paid"] += y * prices[k] * KG
-            q.agent.on_bought(q.tag, y, prices[k])
+    for b, ((k, _, _), idx) in enumerate(groups.items()):
+        filled = result.fills[b]
+        if filled <= 1e-12:
+            continue
+        money["paid"] += filled * prices[k] * KG
+        total = bids[b].quantity
+        for i in idx:
+            q = bid_quotes[i][0]
+            y = filled * q.quantity / total
+            if y > 1e-12:
+                q.agent.on_bought(q.tag, y, prices[k])
     out.money = money
     history.add(out.traded)
     return out

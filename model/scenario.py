@@ -323,6 +323,7 @@ class Defaults:
     refiner_sales_memory: float
     refiner_price_memory: float
     refiner_inventory_target: float
+    refiner_expansion_margin: float
 
     def check(self, where: str) -> None:
         _num(f"{where}.cash_months", self.cash_months)
@@ -348,6 +349,7 @@ class Defaults:
         _num(f"{where}.refiner_sales_memory", self.refiner_sales_memory, 1.0, 120.0)
         _num(f"{where}.refiner_price_memory", self.refiner_price_memory, 1.0, 120.0)
         _num(f"{where}.refiner_inventory_target", self.refiner_inventory_target, 0.0, 24.0)
+        _num(f"{where}.refiner_expansion_margin", self.refiner_expansion_margin, 0.0, 10.0)
 
 
 @dataclass(frozen=True)
