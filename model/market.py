@@ -68,6 +68,7 @@ class StageOutcome:
     from_dominant: list[float]
     from_authority: list[float]
     leaked: list[float]  # t carried into each segment by links
+    reexported: list[float]  # t carried out of each segment by links
     dumped: float = 0.0
     dump_value: float = 0.0
     money: dict[str, float] = field(default_factory=dict)
@@ -187,7 +188,7 @@ def run_stage(
     result = clear(n_seg, offers, bids, adders, caps, links)
 
     prices = result.prices
-    out = StageOutcome(prices[:3], [0.0] * 3, [0.0] * 3, [0.0] * 3, [0.0] * 3, [0.0] * 3, clearing=result)
+    out = StageOutcome(prices[:3], *([0.0] * 3 for _ in range(6)), clearing=result)
     money = dict.fromkeys(("paid", "received", "transport", "transship", "levy", "link_rent"), 0.0)
     exports: dict[int, dict[int, float]] = {}
     for j, q in enumerate(quotes):
@@ -229,8 +230,8 @@ def run_stage(
         if f <= 1e-12:
             continue
         out.leaked[link.dst] += f
-        out.traded[link.dst] += f
-        out.traded[link.src] -= f  # re-sold, not consumed, in src
+        out.reexported[link.src] += f
+        out.traded[link.dst] += f  # gross deliveries into dst (what re-sellers bring counts there)
         lev = levy if link.dst == seg.bloc else 0.0
         money["transship"] += f * (link.cost - lev) * KG
         money["levy"] += f * lev * KG

@@ -30,7 +30,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "price_bloc_concentrate": ("$/kg", "concentrate price in the bloc segment (NdPr oxide equivalent)"),
     "price_home_concentrate": ("$/kg", "concentrate price in the dominant supplier's home market"),
     "price_world_concentrate": ("$/kg", "concentrate price in the rest of the world"),
-    "supply_bloc": ("t/month", "refined product delivered into the bloc segment"),
+    "supply_bloc": ("t/month", "refined product delivered into the bloc segment (incl. re-exports into it)"),
+    "reexports_bloc": ("t/month", "refined product re-sold out of the bloc segment to others (links)"),
     "supply_bloc_member": ("t/month", "of which from member separation plants"),
     "supply_bloc_dominant": ("t/month", "of which from the dominant supplier"),
     "supply_bloc_authority": ("t/month", "of which released from the joint stockpile"),
@@ -149,7 +150,7 @@ class StepRecorder:
         row["supply_bloc_member"] = ref.from_members[seg.bloc]
         row["supply_bloc_dominant"] = ref.from_dominant[seg.bloc]
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
-        row["concentrate_traded"] = sum(conc.traded)
+        row["concentrate_traded"] = sum(conc.traded) - sum(conc.leaked)  # sold by mines (re-sales once)
         row["refined_output"] = sum(p.output for p in m.refiners)
         by = {"bloc": [0.0] * 3, "home": [0.0] * 3, "world": [0.0] * 3}  # demand, consumed, unmet
         stock_bloc = stock_other = spend_bloc = 0.0
@@ -192,6 +193,7 @@ class StepRecorder:
             for o in (conc, ref)
         )
         row["leakage_bloc"] = ref.leaked[seg.bloc]
+        row["reexports_bloc"] = ref.reexported[seg.bloc]
         row["stock_traders_bloc"] = sum(t.stock for t in m.traders if t.segment == seg.bloc)
         row["stock_traders_other"] = sum(t.stock for t in m.traders if t.segment != seg.bloc)
         row["online_mining_member"] = sum(p.online_capacity for p in m.mines if p.code in m.members)

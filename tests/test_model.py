@@ -146,3 +146,40 @@ def test_no_bloc_runs_and_has_no_bloc_price(sc):
     assert math.isnan(m.summary()["price_bloc_mean"])
 
 
+def test_export_quota_caps_exports(sc):
+    m = run(
+        sc, steps=36, members=3, dumping=False, events=["export_quota:start=12,duration=12,share=0.5,target=members"]
+    )
+    df = m.datacollector.get_model_vars_dataframe()
+    before = df.supply_bloc_dominant.iloc[0:12].mean()
+    during = df.supply_bloc_dominant.iloc[12:24]
+    assert (during <= 0.5 * before + 1e-6).all()
+    assert during.max() > 0
+
+
+def test_demand_shock_raises_demand(sc):
+    base = run(sc, steps=24, members=3, dumping=False, seed=3).datacollector.get_model_vars_dataframe()
+    shock = run(sc, steps=24, members=3, dumping=False, seed=3, events=["demand_shock:start=12,duration=6,factor=1.3"])
+    df = shock.datacollector.get_model_vars_dataframe()
+    ratio = df.demand_bloc.iloc[12:18] / base.demand_bloc.iloc[12:18]
+    assert ratio.iloc[0] == pytest.approx(1.3)  # then the long-run response to higher prices sets in
+    assert ((ratio > 1.2) & (ratio <= 1.3 + 1e-9)).all()
+    np.testing.assert_allclose(df.demand_bloc.iloc[:12], base.demand_bloc.iloc[:12])
+
+
+def test_run_continues_past_horizon(sc):
+    m = BlocModel(sc, members=3, seed=1, steps=12)
+    m.run()
+    m.run(6)
+    assert m.recorder.n == 18
+
+
+def test_cfd_costs_the_treasury_levy_costs_consumers(sc):
+    none = run(sc, steps=120, members=3, dumping=True).summary()
+    cfd = run(sc, steps=120, members=3, dumping=True, floor=110.0, instrument="cfd").summary()
+    levy = run(sc, steps=120, members=3, dumping=True, floor=110.0, instrument="levy").summary()
+    assert cfd["fiscal_cost"] > 0 and cfd["cfd_paid"] > 0
+    assert levy["price_bloc_mean"] > none["price_bloc_mean"]
+    assert levy["consumer_cost_bloc"] > none["consumer_cost_bloc"]
+    assert levy["fiscal_cost"] < 0 and levy["levy_revenue"] > 0  # the levy raises revenue
+    assert cfd["member_capacity_retained"] > none["member_capacity_retained"]  # what the treasury buys
