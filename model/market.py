@@ -100,13 +100,12 @@ def _links(model: BlocModel, stage: str, levy: float, history: TradeHistory) -> 
     seg = model.segments
     cost = mk.transship_refined if stage == "refined" else mk.transship_concentrate
     caps = {k: INF for k in range(3)}
-    home = seg.home
     for i, ev in enumerate(model.events):
         if not ev.is_control or not ev.active(model.month):
             continue
         e = mk.enforcement if ev.enforcement < 0 else ev.enforcement
-        for k in seg.targets(ev.target, home):
-            if k < 3 and e > 0:
+        for k in range(3):
+            if model.segment_targeted(ev, k) and e > 0:
                 caps[k] = min(caps[k], (1.0 - e) * history.base_for(i, k))
     out = []
     for src in range(3):

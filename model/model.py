@@ -90,6 +90,9 @@ class BlocModel(mesa.Model):
         self.events: tuple[Event, ...] = scenario.events + tuple(
             e if isinstance(e, Event) else parse_event(e) for e in events
         )
+        for ev in self.events:
+            if ev.issuer and ev.issuer not in scenario.codes:
+                raise ScenarioError("event.issuer", ev.issuer, f"unknown country (known: {', '.join(scenario.codes)})")
         self.dumping_enabled = scenario.dumping.enabled if dumping is None else bool(dumping)
         if member_stockpile_months is not None and not 0 <= member_stockpile_months <= 24:
             raise ScenarioError("member_stockpile_months", member_stockpile_months, "must be between 0 and 24")
@@ -137,9 +140,11 @@ class BlocModel(mesa.Model):
             plant.strategies = [Competitive()]
             if plant.code == scenario.dominant:
                 plant.plan_trend_growth()
-                plant.strategies.append(ExportControls(self.events))
-                if self.dumping_enabled and isinstance(plant, RefinerState):
-                    plant.strategies.append(Dumping(scenario.dumping))
+            own = tuple(e for e in self.events if e.is_control and self.issuer_of(e) == plant.code)
+            if own:
+                plant.strategies.append(ExportControls(own))
+            if plant.code == scenario.dominant and self.dumping_enabled and isinstance(plant, RefinerState):
+                plant.strategies.append(Dumping(scenario.dumping))
         self.start_capacity = {  # members' capacity at the start, t/month
             "mining": sum(p.capacity for p in self.mines if p.code in self.members),
             "refining": sum(p.capacity for p in self.refiners if p.code in self.members),
@@ -174,9 +179,13 @@ class BlocModel(mesa.Model):
             return self.segments.bloc
         return self._segment[agent.code]
 
+    def issuer_of(self, event: Event) -> str:
+        """The country that imposes an export control (default: the dominant supplier)."""
+        return event.issuer or self.config.dominant
+
     def segment_targeted(self, event: Event, segment: int) -> bool:
-        """Whether an export control of the dominant supplier applies to a segment."""
-        return segment in self.segments.targets(event.target, self.segments.home)
+        """Whether an export control applies to a segment (relative to its issuer's home segment)."""
+        return segment in self.segments.targets(event.target, self._segment[self.issuer_of(event)])
 
     def segment_demand(self, segment: int) -> float:
         """Reference demand of a segment's consumers this month, t/month."""

@@ -369,6 +369,7 @@ class Event:
     enforcement: float = -1.0  # controls: share of re-export leakage stopped (-1: the scenario's market.enforcement)
     delay: int = 0  # export_licence: months before the first licences are granted
     approval_sd: float = 0.0  # export_licence: s.d. of the monthly approved share
+    issuer: str = ""  # controls: the exporting country ("" = the scenario's dominant supplier)
 
     def check(self, where: str) -> None:
         if self.kind not in EVENT_KINDS:
@@ -401,6 +402,8 @@ class Event:
 class Scenario:
     name: str
     product: str
+    description: str
+    vintage: str
     dominant: str
     allow_dominant_member: bool
     steps: int
@@ -426,6 +429,9 @@ class Scenario:
                 raise ScenarioError("bloc.accession_order", code, "unknown country")
             if code == self.dominant and not self.allow_dominant_member:
                 raise ScenarioError("bloc.accession_order", code, "the dominant supplier may not join this bloc")
+        for i, ev in enumerate(self.events):
+            if ev.issuer and ev.issuer not in codes:
+                raise ScenarioError(f"events[{i}].issuer", ev.issuer, "unknown country")
         if not self.end_uses:
             raise ScenarioError("end_uses", (), "at least one [[end_uses]] table is required")
         total = sum(u.share for u in self.end_uses)
@@ -528,6 +534,8 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     sc = Scenario(
         name=str(data["name"]),
         product=str(data.get("product", "")),
+        description=str(data.get("description", "")),
+        vintage=str(data.get("vintage", "")),
         dominant=data["dominant"],
         allow_dominant_member=bool(data.get("allow_dominant_member", False)),
         steps=data.get("steps", 240),
@@ -553,10 +561,13 @@ def parse_event(text: str) -> Event:
     values: dict[str, Any] = {"kind": kind}
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, val = part.partition("=")
-        keys = ("start", "duration", "target", "share", "factor", "announce", "enforcement", "delay", "approval_sd")
+        keys = (
+            "start", "duration", "target", "share", "factor", "announce", "enforcement", "delay", "approval_sd",
+            "issuer",
+        )
         if not eq or key not in keys:
             raise ScenarioError("event", text, f"bad part {part!r} (use {'=, '.join(keys)}=)")
-        if key == "target":
+        if key in ("target", "issuer"):
             values[key] = val
         else:
             try:
