@@ -137,6 +137,14 @@ class ConsumerState(mesa.Agent):
 
     def bids(self) -> list[Quote]:
         """Demand steps of every end use (tag = use index) and a stockpile refill bid (tag STOCK)."""
+        return self.use_bids() + self.stock_bids()
+
+    def use_bids(self) -> list[Quote]:
+        """The end uses' demand steps: the shared unit curves scaled by ``share x D_ref``.
+
+        (The market clears the steps of all consumers of a segment as one, since they differ only
+        by this scale, and shares fills in proportion to ``D_ref``: ``model.market.demand_bids``.)
+        """
         out = []
         d_ref = self.reference_demand
         for i, (u, curve) in enumerate(zip(self.uses, self.curves, strict=True)):
@@ -144,11 +152,15 @@ class ConsumerState(mesa.Agent):
             for q, lo, hi in curve:
                 if q * scale > 1e-9:
                     out.append(Quote(self, q * scale, lo, i, upper=hi))
-        target = self.stockpile_months * d_ref
-        if self.stock < target:
-            buy = (target - self.stock) / self.defaults.stock_fill_months
-            out.append(Quote(self, buy, self.price_basis() * self.defaults.stock_buy_ratio, STOCK))
         return out
+
+    def stock_bids(self) -> list[Quote]:
+        """The strategic stockpile's refill bid (tag STOCK), while below target."""
+        target = self.stockpile_months * self.reference_demand
+        if self.stock >= target:
+            return []
+        buy = (target - self.stock) / self.defaults.stock_fill_months
+        return [Quote(self, buy, self.price_basis() * self.defaults.stock_buy_ratio, STOCK)]
 
     def offers(self) -> list[Quote]:
         """Release the strategic stock into the home segment above ``stock_release_ratio`` x the basis."""

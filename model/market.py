@@ -115,6 +115,29 @@ def _links(model: BlocModel, stage: str, levy: float, history: TradeHistory) -> 
     return out
 
 
+def demand_bids(model: BlocModel, consumers: list) -> tuple[list[Bid], list[tuple[int, int, list]]]:
+    """The end-use demand steps of all consumers of each segment, as one bid per (segment, use, step).
+
+    Every consumer's steps are the scenario's unit curves scaled by ``share_u x D_ref``
+    (``ConsumerState.use_bids``), so a segment's bid for a step is the sum over its consumers,
+    and fills are shared in proportion to ``D_ref`` -- the clearing's pro-rata rationing rule.
+    Returns the bids and, per bid, ``(segment, use index, consumers)``.
+    """
+    by_seg: dict[int, list] = {}
+    for c in consumers:
+        by_seg.setdefault(model.home_segment(c), []).append(c)
+    bids, meta = [], []
+    for k, cs in by_seg.items():
+        total = sum(c.reference_demand for c in cs)
+        for i, (u, curve) in enumerate(zip(model.config.end_uses, model.use_curves, strict=True)):
+            scale = u.share * total
+            for q, lo, hi in curve:
+                if q * scale > 1e-9:
+                    bids.append(Bid(cs[0].code, k, q * scale, lo, hi))
+                    meta.append((k, i, cs))
+    return bids, meta
+
+
 def run_stage(
     model: BlocModel,
     stage: str,
@@ -123,8 +146,12 @@ def run_stage(
     history: TradeHistory,
     extra_offers: list[Quote] = (),
     extra_bids: list[tuple[Quote, int]] = (),
+    demand: list = (),
 ) -> StageOutcome:
-    """Collect quotes, clear the stage, and book every sale and purchase."""
+    """Collect quotes, clear the stage, and book every sale and purchase.
+
+    ``buyers`` bid through their ``bids()``; ``demand`` (consumers) through ``demand_bids``.
+    """
     seg = model.segments
     auth = model.authority
     n_seg = 4 if stage == "refined" and auth.needs_reserve else 3
@@ -182,6 +209,9 @@ def run_stage(
         Bid(_code(bid_quotes[idx[0]][0].agent), k, sum(bid_quotes[i][0].quantity for i in idx), price, upper)
         for (k, price, upper), idx in groups.items()
     ]
+    n_quoted = len(bids)
+    use_bids, use_meta = demand_bids(model, demand)
+    bids += use_bids
     links = _links(model, stage, levy, history)
 
     result = clear(n_seg, offers, bids, adders, caps, links)
@@ -240,6 +270,22 @@ def run_stage(
     for s in sellers:
         for strat in s.strategies:
             strat.observe(s, exports.get(id(s), {}))
+    bought: dict[tuple[int, int], float] = {}  # (segment, use) -> t
+    for b, (k, i, _) in enumerate(use_meta):
+        filled = result.fills[n_quoted + b]
+        if filled > 1e-12:
+            bought[(k, i)] = bought.get((k, i), 0.0) + filled
+    done = set()
+    for k, i, cs in use_meta:
+        if (k, i) in done or (k, i) not in bought:
+            continue
+        done.add((k, i))
+        money["paid"] += bought[(k, i)] * prices[k] * KG
+        total = sum(c.reference_demand for c in cs)
+        for c in cs:
+            y = bought[(k, i)] * c.reference_demand / total
+            if y > 1e-12:
+                c.on_bought(i, y, prices[k])
     for b, ((k, _, _), idx) in enumerate(groups.items()):
         filled = result.fills[b]
         if filled <= 1e-12:

@@ -257,8 +257,9 @@ class BlocModel(mesa.Model):
             offers += o
         for c in self.consumers:
             offers += c.offers()
+            bids += [(q, self.segment_of(c.code)) for q in c.stock_bids()]
         self.refined = run_stage(
-            self, "refined", self.refiners, self.consumers, self.history["refined"], offers, bids
+            self, "refined", self.refiners, [], self.history["refined"], offers, bids, demand=self.consumers
         )
 
         for c in self.consumers:

@@ -214,3 +214,17 @@ def test_fiscal_cost_is_discounted_and_values_stock_at_book_cost(sc):
     pv = (df.fiscal_net * disc).sum() - m.authority.stock_cost * disc[-1]
     assert s["fiscal_cost"] == pytest.approx(pv, rel=1e-9)
     assert s["fiscal_cost"] < df.fiscal_net.sum()  # discounting (and the stock) lower the cost
+
+
+def test_segment_demand_bids_are_the_sum_of_consumers_bids(sc):
+    from model.market import demand_bids
+
+    m = BlocModel(sc, members=3, seed=2)
+    for c in m.consumers:
+        c.update_demand(1.0 + 0.01 * len(c.code))
+    bids, meta = demand_bids(m, m.consumers)
+    for k in range(3):
+        own = sum(q.quantity for c in m.consumers if m.segment_of(c.code) == k for q in c.use_bids())
+        agg = sum(b.quantity for b in bids if b.segment == k)
+        assert agg == pytest.approx(own, rel=1e-12)
+    assert {(b.price, b.upper) for b in bids} == {(q.price, q.upper) for c in m.consumers for q in c.use_bids()}
