@@ -139,10 +139,14 @@ def test_outputs_manifest_and_series(tiny, tmp_path):
     out = tmp_path / "out"
     df = run_sweep(tiny, out, backend="serial", progress=False)
     assert (out / "runs.parquet").exists()
-    assert not list((out / "parts").glob("*.parquet"))  # folded into runs.parquet
+    assert len(list((out / "parts").glob("*.parquet"))) == len(df)  # one part per run, kept
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["experiment_sha256"] == tiny.digest and manifest["experiment_file"] == TINY
     assert manifest["status"] == "finished" and manifest["runs_done"] == len(df)
+    assert manifest["layout"] == 2 and "git_dirty" in manifest
+    assert set(manifest["files"]) == {"runs.parquet"} | {f"parts/{r}.parquet" for r in df.run_id} | {
+        f"series/{r}.parquet" for r in df.run_id
+    }
     assert {"blocsim", "mesa", "numpy"} <= set(manifest["versions"])
     series = pd.read_parquet(out / "series" / f"{df.run_id[0]}.parquet")
     assert list(series.columns) == ["step", "price_bloc_refined", "price_world_refined", "run_id"]
