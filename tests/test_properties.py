@@ -4,7 +4,8 @@ Hypothesis mutates the shipped scenario and experiment files line by line (a val
 TOML value, a line deleted or repeated) and draws command lines of ``blocsim run``. Each outcome must be
 either exit 2 with one ``blocsim: error:`` line naming a field, no traceback and nothing written, or a
 run that finishes (exit 0, valid JSON without NaN/Infinity literals, the output written). The number of
-inputs tried is printed (``pytest -s``) and asserted; ``BLOCSIM_PROPERTY_SCALE=20`` explores 20 times as many, at random.
+inputs tried is printed (``pytest -s``) and asserted; ``BLOCSIM_PROPERTY_SCALE=20`` explores 20 times
+as many, at random.
 """
 
 from __future__ import annotations
