@@ -633,12 +633,15 @@ def validate_run(
         raise ScenarioError("members", members, "must be country codes, a number k, or None")
     if isinstance(members, numbers.Integral) and not isinstance(members, bool):
         members = int(members)
-    if isinstance(members, (list, tuple, set, frozenset)):
-        for code in members:
+    listed = members
+    if isinstance(members, str) and not members.strip().isdigit():
+        listed = [m.strip() for m in members.split(",") if m.strip()]
+    if isinstance(listed, (list, tuple, set, frozenset)):
+        for code in listed:
             if not isinstance(code, str):
                 raise ScenarioError("members", code, "must be a country code (a string)")
-        if isinstance(members, (list, tuple)):
-            dup = [c for c in members if list(members).count(c) > 1]
+        if isinstance(listed, (list, tuple)):
+            dup = [c for c in listed if list(listed).count(c) > 1]
             if dup:
                 raise ScenarioError("members", dup[0], "appears twice")
     codes = scenario.resolve_members(members)
