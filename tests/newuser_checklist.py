@@ -1,6 +1,7 @@
 """Re-run every bad input of the 0.1.0 new-user report (148 CLI/file/path rows, 38 Python-API cases).
 
     python tests/newuser_checklist.py            # prints one line per case and the counts
+    python tests/newuser_checklist.py --defects  # runs the tests that cover each ranked defect of the report
 
 Each case is classified as in the report: ``clear`` (exit 2, one ``blocsim: error:`` line naming the
 field and the value, no traceback, nothing written), ``traceback`` (an exception escaped), ``silent``
@@ -697,7 +698,77 @@ def main(verbose: bool = True) -> dict[str, int]:
     return counts
 
 
+# the report's ranked defects (section 6) -> the tests that show each is fixed (None: not this branch's)
+DEFECTS: dict[str, list[str] | None] = {
+    "1 recovery_months is 0 for bans that hit hard (experiments/metrics.py: the model rewrite)": None,
+    "2 two experiments written into one folder": [
+        "tests/test_storage.py::test_two_experiments_at_once_one_is_refused",
+        "tests/test_storage.py::test_same_experiment_at_once_waits_or_is_refused",
+        "tests/test_storage.py::test_stale_lock_of_a_killed_process_is_released",
+    ],
+    "3 duplicate grid values lose runs": ["tests/test_storage.py::test_duplicate_grid_values_are_refused"],
+    "4 scenario values that pass validation but change the model": [
+        "tests/test_scenario.py::test_bad_scenarios_name_field_and_value",
+        "tests/test_scenario.py::test_numpy_numbers_are_numbers",
+    ],
+    "5 experiment values that fail every run (NaN/inf floor, empty instrument)": [
+        "tests/test_experiments.py::test_bad_experiments_name_field_and_value"
+    ],
+    "6 raw tracebacks (16 cases)": ["tests/test_checklist.py"],
+    "7 corrupt or missing files in an output folder": [
+        "tests/test_storage.py::test_resume_verifies_and_repairs",
+        "tests/test_storage.py::test_manifest_of_another_experiment_or_foreign_runs_refused",
+    ],
+    "8 results written 0600": ["tests/test_storage.py::test_files_respect_the_umask"],
+    "9 plot writes figures non-atomically": ["tests/test_storage.py::test_plot_writes_figures_atomically"],
+    "10 figure problems (CI bands, facets, coinciding lines, units, failed runs)": [
+        "tests/test_plots.py",
+    ],
+    "11 --json prints Infinity": ["tests/test_cli.py::test_json_is_valid_without_nan_or_infinity"],
+    "12 SIGTERM not handled; manifest status": ["tests/test_storage.py::test_sigterm_is_handled_like_ctrl_c"],
+    "13 comment-only edit blocks resume; lost manifest": [
+        "tests/test_storage.py::test_comment_only_edit_resumes",
+        "tests/test_experiments.py::test_digest_is_of_the_parsed_experiment_and_run_ids_of_everything",
+    ],
+    "14 no sanity bounds on sizes": ["tests/test_experiments.py::test_bad_experiments_name_field_and_value"],
+    "15 plot --metrics seed, floor without a bloc, event keys": [
+        "tests/test_cli.py::test_bad_input_exit_2_nothing_written",
+        "tests/test_scenario.py::test_parse_event",
+    ],
+    "16 Python API: raw TypeErrors, dumping='no', steps=1.7": [
+        "tests/test_scenario.py::test_validate_run_is_the_one_layer_for_run_options",
+        "tests/test_experiments.py::test_run_sweep_takes_a_path_and_checks_its_arguments",
+    ],
+    "17 newcomer friction (slow marker, timings, plot progress, serial for small sweeps)": [
+        "tests/test_experiments.py::test_auto_backend_runs_small_sweeps_serially",
+        "tests/test_plots.py",
+        "tests/test_repo.py",
+    ],
+    "18 manifest does not record a dirty tree": ["tests/test_storage.py::test_manifest_records_git_state"],
+}
+
+
+def defects() -> dict[str, str]:
+    status = {}
+    for defect, tests in DEFECTS.items():
+        if tests is None:
+            status[defect] = "not in this branch"
+        else:
+            proc = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            status[defect] = "fixed (tests pass)" if proc.returncode == 0 else "FAILING"
+        print(f"{status[defect]:20} {defect}")
+    return status
+
+
 if __name__ == "__main__":
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "tests"))
-    main()
+    if "--defects" in sys.argv:
+        defects()
+    else:
+        main()
