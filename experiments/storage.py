@@ -410,11 +410,21 @@ class ResultStore:
     def _verify(self) -> None:
         """Check every stored file; repair what can be repaired; say what was."""
         rows: dict[str, dict[str, Any]] = {}
+        # runs.parquet as the manifest recorded it holds every part the manifest recorded (a part is
+        # recorded only by the fold that writes it into runs.parquet): those parts need not be read
+        folded: dict[str, dict[str, Any]] = {}
+        if self._check(RUNS):
+            df = self._read(RUNS)
+            if df is not None and "run_id" in df:
+                folded = {r["run_id"]: r for r in df.to_dict("records")}
         # parts: one per run, the record of what is done
         for p in sorted(self.parts.glob("*.parquet")) if self.parts.is_dir() else []:
             rel = f"parts/{p.name}"
-            df = self._read(rel)
-            row = df.to_dict("records")[0] if df is not None and len(df) == 1 else None
+            if p.stem in folded and self._check(rel):
+                row = folded[p.stem]
+            else:
+                df = self._read(rel)
+                row = df.to_dict("records")[0] if df is not None and len(df) == 1 else None
             spec = self._spec.get(p.stem)
             if row is None or spec is None or row.get("run_id") != p.stem or row.get("seed") != spec.seed:
                 self.repairs.append(f"{rel} was damaged or foreign: removed (its run is done again)")
@@ -501,7 +511,7 @@ class ResultStore:
         if self.repairs:
             session["repairs"] = list(self.repairs)
         m.setdefault("sessions", []).append(session)
-        self._write_manifest()
+        self.fold(force=True)  # runs.parquet and the manifest agree from the start
 
     def _write_manifest(self) -> None:
         self.manifest["files"] = dict(sorted(self.files.items()))
@@ -530,6 +540,7 @@ class ResultStore:
     def add(self, row: dict[str, Any], series: pd.DataFrame | None) -> None:
         """Store one finished run at once (series first, then its part); fold now and then."""
         rid = row["run_id"]
+        retry = f"parts/{rid}.parquet" in self.files  # a failed run done again: its files are replaced
         if series is not None:
             self.series.mkdir(exist_ok=True)
             self.files[f"series/{rid}.parquet"] = write_parquet(series, self.series / f"{rid}.parquet")
@@ -537,7 +548,8 @@ class ResultStore:
         self.files[f"parts/{rid}.parquet"] = self._write_part(row)
         self._rows[rid] = row
         self._dirty = True
-        if time.monotonic() - self._last_fold > self.FOLD_EVERY:
+        # a replaced file must never disagree with a recorded checksum: record it at once
+        if retry or time.monotonic() - self._last_fold > self.FOLD_EVERY:
             self.fold()
 
     @property
