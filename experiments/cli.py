@@ -2,6 +2,10 @@
 
 ``blocsim run`` runs one scenario and prints its summary; bad input gets one
 line naming the field and value, exit status 2, and nothing written.
+
+Each subcommand is one ``cmd_NAME`` function, registered in ``COMMANDS``; they
+import the model and the runner themselves, so ``blocsim --help`` and argument
+errors never load Mesa, pandas or the model.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ import json
 import math
 import sys
 from pathlib import Path
-
-from model.scenario import BlocsimError, ScenarioError, parse_event
 
 EXAMPLES = """\
 examples:
@@ -66,6 +68,17 @@ def _version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"blocsim {_version()}")
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with exit status 2 and a one-line message (argparse's default status is 2 too)."""
 
@@ -82,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"blocsim {_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser(
         "run",
@@ -139,9 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--workers", type=_workers_arg, default=None, help="parallel workers (default: all cores)")
     sweep.add_argument(
         "--backend",
-        choices=["serial", "processes", "dask"],
-        default="processes",
-        help="serial, a local process pool (default), or Dask",
+        choices=["auto", "serial", "processes", "dask"],
+        default="auto",
+        help="auto (default: serial for small sweeps, where starting processes would cost more than it saves, "
+        "else a local process pool), serial, processes, or Dask",
     )
     sweep.add_argument(
         "--scheduler",
@@ -150,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --backend dask: address of a running Dask scheduler (default: a LocalCluster)",
     )
     sweep.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sweep.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="if another sweep of the same experiment is writing into OUT, stop instead of waiting for it",
+    )
 
     plot = sub.add_parser(
         "plot",
@@ -158,17 +177,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
     plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
+    plot.add_argument("--no-progress", action="store_true", help="do not list figures as they are written")
     return parser
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from experiments import load_experiment, run_sweep
+    from experiments.runner import SweepTerminated
+    from experiments.storage import check_out_dir
+    from model.scenario import ScenarioError
 
     if args.scheduler and args.backend != "dask":
         raise ScenarioError("--scheduler", args.scheduler, "only applies with --backend dask")
     experiment = load_experiment(args.experiment)
+    check_out_dir(args.out)
     n = experiment.n_runs
-    print(f"blocsim sweep: {experiment.name}: {n} runs -> {args.out} ({args.backend})", file=sys.stderr)
+    _stderr(f"blocsim sweep: {experiment.name}: {n:,} runs -> {args.out} ({args.backend})")
     try:
         df = run_sweep(
             experiment,
@@ -177,18 +205,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             workers=args.workers,
             scheduler=args.scheduler,
             progress=not args.no_progress,
+            wait=not args.no_wait,
+            log=_stderr,
         )
-    except KeyboardInterrupt:
-        print(
-            f"blocsim: interrupted; finished runs are saved in {args.out}: run the same command to resume",
-            file=sys.stderr,
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, SweepTerminated) else "interrupted"
+        saved = (
+            f"finished runs are saved in {args.out}: run the same command to resume"
+            if args.out.exists()
+            else "no run had finished, nothing was kept"
         )
-        return 130
-    failed = int(df["error"].notna().sum())
+        _stderr(f"blocsim: {what}; {saved}")
+        return 143 if isinstance(exc, SweepTerminated) else 130
+    except OSError as exc:  # disk full, a directory removed under our feet, ...
+        raise ScenarioError(
+            "--out",
+            str(args.out),
+            f"{exc.strerror or exc}: finished runs are saved; fix this and run the same command to resume",
+        ) from None
+    failed = int(df["error"].notna().sum()) if len(df) else 0
     print(f"{len(df) - failed} runs done, {failed} failed: {args.out / 'runs.parquet'}")
     if failed:
         for _, row in df[df["error"].notna()].head(5).iterrows():
-            print(f"  failed {row['run_id']}: {str(row['error'])[:200]}", file=sys.stderr)
+            _stderr(f"  failed {row['run_id']}: {str(row['error'])[:200]}")
         return 1
     return 0
 
@@ -196,38 +235,49 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from experiments.plots import plot_results
 
-    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
-    files = plot_results(args.results, metrics=metrics)
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics is not None else None
+    progress = None if args.no_progress else _stderr
+    files = plot_results(args.results, metrics=metrics, log=progress)
     for f in files:
         print(f)
     return 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from model import BlocModel, load_scenario  # imported here: `blocsim --help` stays fast
+def _json_safe(value):
+    """None for NaN and infinities: JSON has no literal for them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    if args.out is not None and args.out.suffix != ".parquet":
-        raise ScenarioError("--out", str(args.out), "must end in .parquet")
-    if args.out is not None and not args.out.parent.exists():
-        raise ScenarioError("--out", str(args.out), f"directory {str(args.out.parent)!r} does not exist")
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from experiments.storage import check_out_file
+    from model import BlocModel, load_scenario
+    from model.scenario import ScenarioError, validate_run
+
+    if args.out is not None:
+        check_out_file(args.out)
     scenario = load_scenario(args.scenario)
-    events = [parse_event(e) for e in args.event]
-    model = BlocModel(
+    options = validate_run(
         scenario,
         members=args.members,
         floor=args.floor,
         instrument=args.instrument,
         seed=args.seed,
-        events=events,
+        events=list(args.event),
         dumping=None if args.dumping is None else args.dumping == "on",
         steps=args.steps,
     )
+    model = BlocModel(scenario, **options)
     model.run()
     summary = model.summary()
     if args.out is not None:
-        write_parquet_atomic(model.datacollector.get_model_vars_dataframe(), args.out, run_metadata(model, args))
+        try:
+            write_parquet_atomic(model.datacollector.get_model_vars_dataframe(), args.out, run_metadata(model, args))
+        except OSError as exc:
+            raise ScenarioError("--out", str(args.out), f"cannot be written: {exc.strerror or exc}") from None
     if args.json:
-        print(json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in summary.items()}))
+        print(json.dumps({k: _json_safe(v) for k, v in summary.items()}, allow_nan=False))
     else:
         print(format_summary(model, summary))
         if args.out is not None:
@@ -290,7 +340,7 @@ def format_summary(model, summary: dict[str, float]) -> str:
     width = max(len(_summary_label(key)[0]) for key in summary)
     for key, value in summary.items():
         label, unit = _summary_label(key)
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and not math.isfinite(value):
             text = "n/a"
         elif unit == "$":
             text = f"{value / 1e9:,.2f} bn $"
@@ -302,6 +352,9 @@ def format_summary(model, summary: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
+COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "plot": cmd_plot}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -309,19 +362,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        if args.command == "plot":
-            return cmd_plot(args)
-    except BlocsimError as exc:
-        print(f"blocsim: error: {exc}", file=sys.stderr)
-        return 2
+        return COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print("blocsim: interrupted", file=sys.stderr)
+        _stderr("blocsim: interrupted")
         return 130
-    return 2
+    except Exception as exc:
+        from model.scenario import BlocsimError
+
+        if isinstance(exc, BlocsimError):
+            _stderr(f"blocsim: error: {exc}")
+            return 2
+        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,16 +15,29 @@ import hashlib
 import itertools
 import json
 import math
-import tomllib
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from model.scenario import BlocsimError, ScenarioError, load_scenario, parse_event
+from model.scenario import (
+    MAX_PRICE,
+    MAX_SEED,
+    MAX_STEPS,
+    BlocsimError,
+    ScenarioError,
+    _read_toml,
+    load_scenario,
+    parse_event,
+)
 
 __all__ = ["Experiment", "RunSpec", "load_experiment", "ExperimentError", "CONFIG_DIR"]
+
+MAX_REPLICATES = 100_000
+MAX_RUNS = 1_000_000  # grid points x replicates: refused above this before anything is expanded
+MAX_RELATIVE_FLOOR = 100.0  # x members' full cost
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 GRID_KEYS = ("membership", "floor", "instrument", "dumping", "events", "member_stockpile_months")
@@ -91,7 +104,14 @@ class Experiment:
 
     @property
     def digest(self) -> str:
-        """SHA-256 of the experiment file's contents."""
+        """SHA-256 of the parsed experiment (its values, not its bytes: comments and layout do not count)."""
+        values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in ("text", "description")}
+        key = json.dumps(values, sort_keys=True, default=list)
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @property
+    def text_digest(self) -> str:
+        """SHA-256 of the experiment file's bytes (what blocsim 0.1.0 recorded)."""
         return hashlib.sha256(self.text.encode()).hexdigest()
 
     @property
@@ -116,8 +136,20 @@ class Experiment:
         for point in self.points():
             key = json.dumps({**point, "floor_mode": self.floor_mode}, sort_keys=True, default=list)
             digest = hashlib.sha256(key.encode()).digest()
-            point_id = digest[:5].hex()
-            point_key = int.from_bytes(digest[:4], "little")
+            point_key = int.from_bytes(digest[:4], "little")  # seeds: keyed by the point alone (as in 0.1.0)
+            # the run id names everything that makes the run: the point, the root seed, scenario and months
+            ident = json.dumps(
+                {
+                    **point,
+                    "floor_mode": self.floor_mode,
+                    "seed": self.seed,
+                    "scenario": self.scenario,
+                    "steps": self.steps,
+                },
+                sort_keys=True,
+                default=list,
+            )
+            point_id = hashlib.sha256(ident.encode()).hexdigest()[:10]
             for rep in range(self.replicates):
                 ss = np.random.SeedSequence(self.seed, spawn_key=(point_key, rep))
                 seed = int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
@@ -189,28 +221,57 @@ def _list(where: str, value: Any) -> list:
     return value
 
 
+def _no_duplicates(where: str, values: list[Any], declared: list[Any]) -> None:
+    """Refuse a grid dimension that lists one value twice (its runs would collide)."""
+    seen: dict[str, int] = {}
+    for i, v in enumerate(values):
+        key = json.dumps(v, sort_keys=True, default=list)
+        if key in seen:
+            raise ExperimentError(f"{where}[{i}]", declared[i], f"repeats {where}[{seen[key]}]: each value once")
+        seen[key] = i
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Load and validate an experiment TOML file (a path, or a name in ``experiments/configs``)."""
+    if isinstance(path, Experiment):
+        return path
+    if not isinstance(path, (str, Path)) or not str(path).strip():
+        raise ExperimentError("experiment", path, "must be a path to an experiment .toml file or a shipped name")
     p = Path(path)
-    if not p.exists() and (CONFIG_DIR / f"{path}.toml").exists():
+    if not p.exists() and "/" not in str(path) and (CONFIG_DIR / f"{path}.toml").exists():
         p = CONFIG_DIR / f"{path}.toml"
     if not p.exists():
         raise ExperimentError("experiment", str(path), "file not found")
-    text = p.read_text()
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ExperimentError("experiment", str(path), f"is not valid TOML: {exc}") from None
+    data, text = _read_toml("experiment", p, str(path), ExperimentError)
     return experiment_from_dict(data, text)
 
 
+def _whole(data: dict[str, Any], key: str, default: Any, lo: int, hi: int) -> int:
+    v = data.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < lo:
+        raise ExperimentError(key, v, f"must be a whole number >= {lo}")
+    if v > hi:
+        raise ExperimentError(key, v, f"must be a whole number <= {hi}")
+    return int(v)
+
+
 def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
+    if not isinstance(data, dict):
+        raise ExperimentError("experiment", data, "must be a table")
     for key in data:
         if key not in TOP_KEYS:
             raise ExperimentError(key, data[key], f"unknown key (known: {', '.join(TOP_KEYS)})")
     for key in ("name", "scenario", "grid"):
         if key not in data:
             raise ExperimentError(key, None, "is required")
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise ExperimentError("name", name, "must be a non-empty string")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise ExperimentError("description", description, "must be a string")
+    if not isinstance(data["scenario"], str):
+        raise ExperimentError("scenario", data["scenario"], "must be a shipped scenario name or a .toml path")
     try:
         sc = load_scenario(data["scenario"])
     except BlocsimError as exc:
@@ -222,21 +283,16 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
         if key not in GRID_KEYS:
             raise ExperimentError(f"grid.{key}", grid[key], f"unknown key (known: {', '.join(GRID_KEYS)})")
 
-    def whole(key, default, lo):
-        v = data.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise ExperimentError(key, v, f"must be a whole number >= {lo}")
-        return v
-
-    seed = whole("seed", 0, 0)
-    replicates = whole("replicates", 1, 1)
-    steps = whole("steps", sc.steps, 1)
+    seed = _whole(data, "seed", 0, 0, MAX_SEED)
+    replicates = _whole(data, "replicates", 1, 1, MAX_REPLICATES)
+    steps = _whole(data, "steps", sc.steps, 1, MAX_STEPS)
     floor_mode = data.get("floor_mode", "absolute")
     if floor_mode not in ("absolute", "relative"):
         raise ExperimentError(
             "floor_mode", floor_mode, "must be 'absolute' ($/kg) or 'relative' (x members' full cost)"
         )
 
+    n_order = len(sc.bloc.accession_order)
     membership = []
     for i, m in enumerate(_list("grid.membership", grid.get("membership", [3]))):
         where = f"grid.membership[{i}]"
@@ -244,43 +300,67 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
             m = f"random:{m['random']}"
         if isinstance(m, str) and m.startswith("random:"):
             k = m.split(":", 1)[1]
-            if not k.isdigit() or int(k) > len(sc.bloc.accession_order):
-                raise ExperimentError(where, m, f"random:k needs 0 <= k <= {len(sc.bloc.accession_order)}")
-        elif isinstance(m, int) and not isinstance(m, bool):
+            if not (k.isascii() and k.isdigit()) or int(k) > n_order:
+                raise ExperimentError(where, m, f"random:k needs 0 <= k <= {n_order}")
+            m = f"random:{int(k)}"
+        elif isinstance(m, numbers.Integral) and not isinstance(m, bool):
+            m = int(m)
             _resolve(sc, where, m)
         elif isinstance(m, list):
+            if not all(isinstance(c, str) for c in m):
+                raise ExperimentError(where, m, "must be a list of country codes (strings)")
+            dup = [c for c in m if m.count(c) > 1]
+            if dup:
+                raise ExperimentError(where, m, f"lists {dup[0]!r} twice")
             _resolve(sc, where, m)
             m = tuple(m)
         else:
             raise ExperimentError(where, m, "must be a number k, a list of country codes, or 'random:k'")
         membership.append(m)
+    _no_duplicates("grid.membership", membership, grid.get("membership", [3]))
 
+    top = MAX_RELATIVE_FLOOR if floor_mode == "relative" else MAX_PRICE
+    unit = "x members' full cost" if floor_mode == "relative" else "$/kg"
     floors = []
-    for i, f in enumerate(_list("grid.floor", grid.get("floor", [0.0]))):
-        if isinstance(f, bool) or not isinstance(f, (int, float)) or f < 0:
-            raise ExperimentError(f"grid.floor[{i}]", f, "must be a number >= 0")
+    declared = _list("grid.floor", grid.get("floor", [0.0]))
+    for i, f in enumerate(declared):
+        if isinstance(f, bool) or not isinstance(f, numbers.Real) or not math.isfinite(f) or f < 0:
+            raise ExperimentError(f"grid.floor[{i}]", f, f"must be a finite number >= 0 ({unit})")
+        if f > top:
+            raise ExperimentError(f"grid.floor[{i}]", f, f"must be <= {top:g} ({unit})")
         floors.append(float(f))
+    _no_duplicates("grid.floor", floors, declared)
 
     from model.model import parse_instruments
 
     instruments = []
-    for i, ins in enumerate(_list("grid.instrument", grid.get("instrument", ["levy"]))):
-        try:
-            parse_instruments(ins)
-        except BlocsimError:
+    declared = _list("grid.instrument", grid.get("instrument", ["levy"]))
+    for i, ins in enumerate(declared):
+        where = f"grid.instrument[{i}]"
+        if not isinstance(ins, str) or not ins.strip():
             raise ExperimentError(
-                f"grid.instrument[{i}]", ins, "unknown instrument (levy, cfd, buffer, procurement, or a+b)"
-            ) from None
+                where, ins, "must be an instrument name: levy, cfd, buffer, procurement, a+b, or 'none'"
+            )
+        try:
+            parsed = parse_instruments(ins)
+        except BlocsimError:
+            raise ExperimentError(where, ins, "unknown instrument (levy, cfd, buffer, procurement, or a+b)") from None
+        if not parsed and any(f > 0 for f in floors):
+            raise ExperimentError(where, ins, "a floor needs an instrument, and grid.floor has floors > 0")
         instruments.append(ins)
+    _no_duplicates("grid.instrument", ["+".join(sorted(parse_instruments(i))) for i in instruments], declared)
 
     dumping = []
-    for i, d in enumerate(_list("grid.dumping", grid.get("dumping", [sc.dumping.enabled]))):
+    declared = _list("grid.dumping", grid.get("dumping", [sc.dumping.enabled]))
+    for i, d in enumerate(declared):
         if not isinstance(d, bool):
             raise ExperimentError(f"grid.dumping[{i}]", d, "must be true or false")
         dumping.append(d)
+    _no_duplicates("grid.dumping", dumping, declared)
 
     events = []
-    for i, group in enumerate(_list("grid.events", grid.get("events", [[]]))):
+    declared = _list("grid.events", grid.get("events", [[]]))
+    for i, group in enumerate(declared):
         if isinstance(group, str):
             group = [group]
         if not isinstance(group, list):
@@ -291,19 +371,24 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
                     f"grid.events[{i}]", e, "must be an event string like 'export_ban:start=60,duration=24'"
                 )
             try:
-                parse_event(e)
+                ev = parse_event(e)
             except BlocsimError as exc:
                 raise ExperimentError(f"grid.events[{i}]", e, f"bad event: {exc}") from None
+            if ev.start >= steps:
+                raise ExperimentError(f"grid.events[{i}]", e, f"starts after the last month (steps = {steps})")
         events.append(tuple(group))
+    _no_duplicates("grid.events", [sorted(g) for g in events], declared)
 
     stock = []
-    for i, s in enumerate(_list("grid.member_stockpile_months", grid.get("member_stockpile_months", ["scenario"]))):
+    declared = _list("grid.member_stockpile_months", grid.get("member_stockpile_months", ["scenario"]))
+    for i, s in enumerate(declared):
         if s == "scenario":
             stock.append(None)
-        elif isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s <= 24:
+        elif isinstance(s, bool) or not isinstance(s, numbers.Real) or not math.isfinite(s) or not 0 <= s <= 24:
             raise ExperimentError(f"grid.member_stockpile_months[{i}]", s, "must be 0-24 months or 'scenario'")
         else:
             stock.append(float(s))
+    _no_duplicates("grid.member_stockpile_months", stock, declared)
 
     from model.recorder import COLUMNS
 
@@ -311,12 +396,19 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
     if not isinstance(keep, list):
         raise ExperimentError("keep_series", keep, "must be a list of per-step column names")
     for col in keep:
-        if col not in COLUMNS:
+        if not isinstance(col, str) or col not in COLUMNS:
             raise ExperimentError("keep_series", col, "unknown per-step column (see model/recorder.py COLUMNS)")
+        if keep.count(col) > 1:
+            raise ExperimentError("keep_series", col, "appears twice")
 
-    name = data["name"]
-    if not isinstance(name, str) or not name:
-        raise ExperimentError("name", name, "must be a non-empty string")
+    n_points = math.prod(len(v) for v in (membership, floors, instruments, dumping, events, stock))
+    if n_points * replicates > MAX_RUNS:
+        raise ExperimentError(
+            "replicates",
+            replicates,
+            f"{n_points:,} grid points x {replicates:,} replicates = {n_points * replicates:,} runs "
+            f"(at most {MAX_RUNS:,} in one experiment)",
+        )
     return Experiment(
         name=name,
         scenario=data["scenario"],
@@ -331,7 +423,7 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
         events=tuple(events),
         member_stockpile_months=tuple(stock),
         keep_series=tuple(keep),
-        description=str(data.get("description", "")),
+        description=description,
         text=text,
     )
 

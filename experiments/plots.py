@@ -1,15 +1,20 @@
 """Figures of a sweep, written to ``RESULTS/figures/`` as PNG and PDF.
 
 - ``heatmap_METRIC``: the metric's mean over membership x floor, one panel per instrument;
-- ``lines_METRIC``: the metric against the floor with 95% CI bands, one line per membership;
+- ``lines_METRIC``: the metric against the floor with 95% CI bands (clipped to the metric's range,
+  ``RANGES``), one line per membership, each with its own colour, marker and dash so lines that
+  coincide stay distinguishable;
 - ``price_paths``: bloc and world oxide prices over time for selected runs (when series were kept).
-One style throughout (``STYLE``); axis labels carry units.
+Faceted figures (a sweep over dumping, events or member stockpiles) name their facet in the title.
+One style throughout (``STYLE``); axis labels and legends carry units. Every file is written
+atomically (a killed ``plot`` leaves no empty figure); failed runs are counted in the log.
 """
 
 from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +25,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from experiments.analysis import aggregate  # noqa: E402
+from experiments.metrics import METRICS  # noqa: E402
+from experiments.storage import atomic_write_bytes  # noqa: E402
 from model.scenario import ScenarioError  # noqa: E402
 
 STYLE = {
@@ -62,6 +69,35 @@ LABELS: dict[str, tuple[str, float, str]] = {
     "unmet_bloc_share": ("Bloc unmet demand, whole run (% of demand)", 0.01, "{:.1f}"),
     "member_capacity_end": ("Members' separation capacity at the end (t/month)", 1.0, "{:.0f}"),
 }
+# the range a metric can take: confidence bands are clipped to it (None: unbounded)
+RANGES: dict[str, tuple[float | None, float | None]] = {
+    "shortfall_share": (0.0, 1.0),
+    "peak_price_ratio": (0.0, None),
+    "recovery_months": (0.0, None),
+    "stockpile_cover": (0.0, None),
+    "self_sufficiency": (0.0, 1.0),
+    "supply_hhi": (0.0, 1.0),
+    "member_capacity_retained": (0.0, None),
+    "member_exits": (0.0, None),
+    "member_plants_exited": (0.0, None),
+    "dominant_share_bloc": (0.0, 1.0),
+    "dumping_loss": (0.0, None),
+    "consumer_cost_bloc": (0.0, None),
+    "price_bloc_mean": (0.0, None),
+    "price_volatility": (0.0, None),
+    "price_world_mean": (0.0, None),
+    "unmet_bloc_share": (0.0, 1.0),
+    "member_capacity_end": (0.0, None),
+}
+FACET_NAMES = {
+    "dumping": lambda v: f"dumping {'on' if v else 'off'}",
+    "events": lambda v: f"events: {v or 'none'}",
+    "member_stockpile_months": lambda v: (
+        "member stockpiles: scenario's" if isinstance(v, float) and np.isnan(v) else f"member stockpiles: {v:g} months"
+    ),
+}
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*", "h", "p", "d", "8"]
+DASHES = ["-", "--", "-.", ":"]
 KEY_METRICS = [
     "shortfall_share",
     "peak_price_ratio",
@@ -103,25 +139,54 @@ def _membership_order(df: pd.DataFrame) -> list[str]:
     return list(m["membership"])
 
 
-def _save(fig, out: Path, name: str) -> list[Path]:
+def _save(fig, out: Path, name: str, title: str = "") -> list[Path]:
+    """Write PNG and PDF atomically (a temporary file renamed into place)."""
+    if title:
+        fig.suptitle(title, fontsize=9)
     paths = [out / f"{name}.png", out / f"{name}.pdf"]
-    for p in paths:
-        fig.savefig(p)
-    plt.close(fig)
+    try:
+        for p in paths:
+            atomic_write_bytes(p, lambda tmp, p=p: fig.savefig(tmp, format=p.suffix[1:]))
+    finally:
+        plt.close(fig)
     return paths
 
 
-def _facets(agg: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
-    """Split by the grid dimensions other than membership, floor and instrument."""
+def _facets(agg: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """Split by the grid dimensions other than membership, floor and instrument: (file tag, title, rows)."""
     extra = [c for c in ("dumping", "events", "member_stockpile_months") if agg[c].nunique(dropna=False) > 1]
     if not extra:
-        return [("", agg)]
+        return [("", "", agg)]
     out = []
     for key, sub in agg.groupby(extra, dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
         tag = "__" + "_".join(f"{c}-{_tag(v)}" for c, v in zip(extra, key, strict=True))
-        out.append((tag, sub))
+        title = "; ".join(FACET_NAMES[c](v) for c, v in zip(extra, key, strict=True))
+        out.append((tag, title, sub))
     return out
+
+
+def _clip(metric: str, values: pd.Series) -> pd.Series:
+    lo, hi = RANGES.get(metric, (None, None))
+    return values.clip(lower=lo, upper=hi)
+
+
+def _membership_label(df: pd.DataFrame) -> str:
+    kinds = set()
+    for m in df["membership"].astype(str).unique():
+        kinds.add("random" if m.startswith("random") else "k" if m.isdigit() else "codes")
+    if kinds == {"k"}:
+        return "Bloc members (first k of the accession order)"
+    if kinds == {"codes"}:
+        return "Bloc members (country codes)"
+    return "Bloc members (k first, random:k, or codes)"
+
+
+def _n_note(sub: pd.DataFrame) -> str:
+    n = sorted({int(v) for v in sub["n"].dropna()})
+    if not n:
+        return ""
+    return f"n = {n[0]} runs per point" if len(n) == 1 else f"n = {n[0]}-{n[-1]} runs per point"
 
 
 def _tag(value) -> str:
@@ -140,7 +205,7 @@ def _panels(agg: pd.DataFrame, metric: str):
     return sub, label, scale, fmt, list(dict.fromkeys(sub["instrument"])), _membership_order(sub)
 
 
-def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "") -> list[Path]:
+def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "", title: str = "") -> list[Path]:
     panels = _panels(agg, metric)
     if panels is None:
         return []
@@ -183,18 +248,19 @@ def heatmaps(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: s
                         fontsize=6.5,
                         color="black" if shade > 0.6 else "white",
                     )
-    axes[0][0].set_ylabel("Bloc members (first k of the accession order)")
+    axes[0][0].set_ylabel(_membership_label(sub))
     fig.supxlabel(floor_label, fontsize=9)
-    fig.colorbar(image, ax=axes[0].tolist(), label=label, shrink=0.9)
-    return _save(fig, out, f"heatmap_{metric}{tag}")
+    fig.colorbar(image, ax=axes[0].tolist(), label=f"{label}, mean", shrink=0.9)
+    return _save(fig, out, f"heatmap_{metric}{tag}", "; ".join(filter(None, [title, _n_note(sub)])))
 
 
-def lines(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "") -> list[Path]:
+def lines(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str = "", title: str = "") -> list[Path]:
     panels = _panels(agg, metric)
     if panels is None:
         return []
     sub, label, scale, _, instruments, rows = panels
-    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(rows)))
+    cmap = plt.get_cmap("tab10" if len(rows) <= 10 else "tab20")
+    colours = [cmap(i % cmap.N) for i in range(len(rows))]
     fig, axes = plt.subplots(
         1,
         len(instruments),
@@ -204,24 +270,39 @@ def lines(agg: pd.DataFrame, metric: str, out: Path, floor_label: str, tag: str 
         layout="constrained",
     )
     for ax, ins in zip(axes[0], instruments, strict=True):
-        for colour, mem in zip(colours, rows, strict=True):
+        for i, (colour, mem) in enumerate(zip(colours, rows, strict=True)):
             line = sub[(sub["instrument"] == ins) & (sub["membership"] == mem)].sort_values("floor_level")
             if line.empty:
                 continue
             x = line["floor_level"]
-            ax.plot(x, line["mean"] / scale, color=colour, lw=1.4, marker="o", ms=2.5, label=mem)
-            ax.fill_between(x, line["ci_low"] / scale, line["ci_high"] / scale, color=colour, alpha=0.15, lw=0)
+            ax.plot(
+                x,
+                line["mean"] / scale,
+                color=colour,
+                lw=1.4,
+                ls=DASHES[i % len(DASHES)],
+                marker=MARKERS[i % len(MARKERS)],
+                ms=3.5,
+                mfc="none",
+                label=mem,
+            )
+            low, high = _clip(metric, line["ci_low"]), _clip(metric, line["ci_high"])
+            ax.fill_between(x, low / scale, high / scale, color=colour, alpha=0.12, lw=0)
         ax.set_title(_instrument_title(ins))
         ax.grid(alpha=0.3, lw=0.5)
-    axes[0][0].set_ylabel(label)
+    axes[0][0].set_ylabel(f"{label}, mean and 95% CI")
     fig.supxlabel(floor_label, fontsize=9)
     axes[0][-1].legend(
-        title="members", loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False, ncols=2 if len(rows) > 8 else 1
+        title=_membership_label(sub).replace("Bloc members", "bloc members"),
+        loc="center left",
+        bbox_to_anchor=(1.02, 0.5),
+        frameon=False,
+        ncols=2 if len(rows) > 8 else 1,
     )
-    return _save(fig, out, f"lines_{metric}{tag}")
+    return _save(fig, out, f"lines_{metric}{tag}", "; ".join(filter(None, [title, _n_note(sub)])))
 
 
-def price_paths(results: Path, runs: pd.DataFrame, out: Path) -> list[Path]:
+def price_paths(results: Path, runs: pd.DataFrame, out: Path, relative: bool = False, log=None) -> list[Path]:
     """Bloc (solid) and world (dashed) prices of replicate 0 at the corners of the grid."""
     series_dir = results / "series"
     if not series_dir.exists():
@@ -240,19 +321,43 @@ def price_paths(results: Path, runs: pd.DataFrame, out: Path) -> list[Path]:
                 picks.append(hit.iloc[0])
     fig, ax = plt.subplots(figsize=(6.4, 3.2), layout="constrained")
     colours = plt.get_cmap("tab10")
+    unit = "x members' full cost" if relative else "$/kg"
+    drew_world = False
     for i, row in enumerate(picks):
-        s = pd.read_parquet(series_dir / f"{row['run_id']}.parquet")
-        lab = f"{row['size']} member{'s' if row['size'] != 1 else ''}, floor {row['floor_level']:g}"
+        try:
+            s = pd.read_parquet(series_dir / f"{row['run_id']}.parquet")
+        except Exception:
+            if log:
+                log(f"blocsim plot: series/{row['run_id']}.parquet is damaged: left out (run blocsim sweep to repair)")
+            continue
+        lab = f"{row['size']} member{'s' if row['size'] != 1 else ''}, floor {row['floor_level']:g} {unit}"
+        if "price_world_refined" in s and not drew_world:  # beneath the bloc lines
+            ax.plot(
+                s["step"] / 12,
+                s["price_world_refined"],
+                color="grey",
+                lw=2.2,
+                alpha=0.5,
+                zorder=1,
+                label="rest of world (first run)",
+            )
+            drew_world = True
         if "price_bloc_refined" in s:
-            ax.plot(s["step"] / 12, s["price_bloc_refined"], color=colours(i), lw=1.3, label=f"bloc: {lab}")
-        if "price_world_refined" in s and i == 0:
-            ax.plot(s["step"] / 12, s["price_world_refined"], color="grey", lw=1.0, ls="--", label="rest of world")
+            ax.plot(
+                s["step"] / 12,
+                s["price_bloc_refined"],
+                color=colours(i),
+                lw=1.2,
+                ls=DASHES[i % len(DASHES)],
+                zorder=2 + i,
+                label=f"bloc: {lab}",
+            )
     events = str(picks[0]["events"]) if picks else ""
     for ev in filter(None, events.split(";")):
-        if ev.startswith("export_ban"):
+        if ev.startswith(("export_ban", "export_quota", "export_licence")):
             parts = dict(p.split("=") for p in ev.split(":", 1)[1].split(","))
             start, dur = int(parts["start"]), int(parts["duration"])
-            ax.axvspan(start / 12, (start + dur) / 12, color="red", alpha=0.08, lw=0, label="export ban")
+            ax.axvspan(start / 12, (start + dur) / 12, color="red", alpha=0.08, lw=0, label="export control")
     ax.set_xlabel("Years")
     ax.set_ylabel("Oxide price ($/kg)")
     ax.set_title(f"Price paths, {_instrument_title(ins)} (replicate 0)")
@@ -261,26 +366,66 @@ def price_paths(results: Path, runs: pd.DataFrame, out: Path) -> list[Path]:
     return _save(fig, out, "price_paths")
 
 
-def plot_results(results: str | Path, metrics: list[str] | None = None) -> list[Path]:
-    """Write all figures for a results directory; return their paths."""
+REQUIRED = ("run_id", "replicate", "membership", "size", "floor_level", "instrument", "error", "dumping", "events")
+
+
+def plot_results(
+    results: str | Path, metrics: list[str] | None = None, log: Callable[[str], None] | None = None
+) -> list[Path]:
+    """Write all figures for a results directory; return their paths. ``log`` gets progress and warnings."""
+    if not isinstance(results, (str, Path)):
+        raise ScenarioError("results", results, "must be a results directory written by blocsim sweep")
     results = Path(results)
     runs_file = results / "runs.parquet"
-    if not runs_file.exists():
+    if not results.is_dir() or not runs_file.exists():
         raise ScenarioError("results", str(results), "has no runs.parquet (run `blocsim sweep` first)")
-    runs = pd.read_parquet(runs_file)
-    if metrics:
+    try:
+        runs = pd.read_parquet(runs_file)
+    except Exception:
+        raise ScenarioError(
+            "results", str(results), "runs.parquet is damaged: run the same `blocsim sweep` again to repair it"
+        ) from None
+    missing = [c for c in REQUIRED if c not in runs.columns]
+    if missing or not (results / "manifest.json").exists():
+        raise ScenarioError(
+            "results",
+            str(results),
+            f"was not written by `blocsim sweep` (no {missing[0] if missing else 'manifest.json'}): nothing to plot",
+        )
+    if metrics is not None:
+        if not [m for m in metrics if m]:
+            raise ScenarioError(
+                "--metrics", ",".join(metrics), f"name at least one metric (known: {', '.join(METRICS)})"
+            )
         for m in metrics:
-            if m not in runs.columns:
-                raise ScenarioError("--metrics", m, f"unknown metric (known: {', '.join(LABELS)})")
+            if m not in METRICS or m not in runs.columns:
+                raise ScenarioError("--metrics", m, f"unknown metric (known: {', '.join(METRICS)})")
+    say = log or (lambda msg: None)
     out = results / "figures"
-    out.mkdir(exist_ok=True)
-    agg = aggregate(runs, metrics or KEY_METRICS)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError("results", str(results), f"cannot create figures/: {exc.strerror or exc}") from None
+    failed = int(runs["error"].notna().sum())
+    if failed:
+        say(f"blocsim plot: {failed} of {len(runs)} runs failed and are left out of the figures")
+    chosen = metrics or KEY_METRICS
+    agg = aggregate(runs, chosen)
     floor_label = _floor_label(results)
     files: list[Path] = []
-    with plt.rc_context(STYLE):
-        for tag, sub in _facets(agg):
-            for metric in metrics or KEY_METRICS:
-                files += heatmaps(sub, metric, out, floor_label, tag)
-                files += lines(sub, metric, out, floor_label, tag)
-        files += price_paths(results, runs, out)
+    facets = _facets(agg)
+    total = len(facets) * len(chosen)
+    done = 0
+    try:
+        with plt.rc_context(STYLE):
+            for tag, title, sub in facets:
+                for metric in chosen:
+                    done += 1
+                    say(f"blocsim plot: [{done}/{total}] {metric}{tag}")
+                    files += heatmaps(sub, metric, out, floor_label, tag, title)
+                    files += lines(sub, metric, out, floor_label, tag, title)
+            say("blocsim plot: price paths")
+            files += price_paths(results, runs, out, relative="full cost" in floor_label, log=say)
+    except OSError as exc:
+        raise ScenarioError("results", str(results), f"cannot write figures: {exc.strerror or exc}") from None
     return files

@@ -5,12 +5,22 @@ candidate accession order and policy parameters, the dominant supplier's
 dumping parameters, and optional events. ``load_scenario`` reads a shipped
 scenario by name (``model/scenarios/NAME.toml``) or a path; any bad value
 raises ``ScenarioError`` naming the field and value.
+
+Sane ranges (anything outside is refused as a typo or a unit error, not run):
+quantities (capacity, potential, demand, investment) at most ``MAX_TONNES`` =
+1e7 t/month (the world's NdPr market is ~1e4); prices, costs and floors at most
+``MAX_PRICE`` = 1e5 $/kg; sums of money at most ``MAX_MONEY`` = 1e14 $; a run
+at most ``MAX_STEPS`` = 6000 months; durations in months at most 1200. Booleans
+must be TOML ``true``/``false`` (the string ``"false"`` is refused); numbers
+may be Python or numpy numbers, never strings or booleans.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -33,12 +43,27 @@ __all__ = [
     "load_scenario",
     "parse_event",
     "scenario_names",
+    "validate_run",
     "SCENARIO_DIR",
 ]
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 EVENT_KINDS = ("export_ban", "export_quota", "export_licence", "demand_shock")
 TARGETS = ("members", "all")
+_CONTROL_KEYS = ("start", "duration", "target", "announce", "enforcement", "issuer")
+EVENT_KEYS = {  # the keys each event kind takes
+    "export_ban": _CONTROL_KEYS,
+    "export_quota": _CONTROL_KEYS + ("share",),
+    "export_licence": _CONTROL_KEYS + ("share", "delay", "approval_sd"),
+    "demand_shock": ("start", "duration", "factor", "announce"),
+}
+ALL_EVENT_KEYS = tuple(dict.fromkeys(k for keys in EVENT_KEYS.values() for k in keys))
+MAX_TONNES = 1e7  # t/month
+MAX_PRICE = 1e5  # $/kg
+MAX_MONEY = 1e14  # $
+MAX_MONTHS = 1200  # any duration or delay, months
+MAX_STEPS = 6000  # months in a run
+MAX_SEED = 2**64 - 1
 
 
 class BlocsimError(ValueError):
@@ -54,20 +79,45 @@ class ScenarioError(BlocsimError):
         super().__init__(f"{field_name} = {value!r}: {why}")
 
 
+def _is_real(value: Any) -> bool:
+    """A Python or numpy number, not a bool (numpy bools are not ``numbers.Real``)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def _num(where: str, value: Any, lo: float | None = 0.0, hi: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not _is_real(value) or not math.isfinite(value):
         raise ScenarioError(where, value, "must be a finite number")
     if lo is not None and value < lo:
         raise ScenarioError(where, value, f"must be >= {lo}")
     if hi is not None and value > hi:
-        raise ScenarioError(where, value, f"must be <= {hi}")
+        raise ScenarioError(where, value, f"must be <= {hi:g}")
     return float(value)
 
 
-def _int(where: str, value: Any, lo: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+def _int(where: str, value: Any, lo: int = 0, hi: int | None = None) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < lo:
         raise ScenarioError(where, value, f"must be a whole number >= {lo}")
+    if hi is not None and value > hi:
+        raise ScenarioError(where, value, f"must be a whole number <= {hi}")
+    return int(value)
+
+
+def _bool(where: str, value: Any) -> bool:
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":  # numpy.bool_
+        raise ScenarioError(where, value, "must be true or false")
+    return bool(value)
+
+
+def _text(where: str, value: Any, empty: bool = False) -> str:
+    if not isinstance(value, str) or (not empty and not value.strip()):
+        raise ScenarioError(where, value, "must be a non-empty string" if not empty else "must be a string")
     return value
+
+
+def _set(obj: Any, **values: Any) -> None:
+    """Store normalised values on a frozen dataclass (from its ``check``)."""
+    for name, value in values.items():
+        object.__setattr__(obj, name, value)
 
 
 def _build(cls, where: str, data: Any, **extra):
@@ -106,12 +156,19 @@ class Role:
     backing: float = 0.0  # $: losses the state will absorb (soft budget)
 
     def check(self, where: str) -> None:
-        _num(f"{where}.capacity", self.capacity)
-        _num(f"{where}.full_cost", self.full_cost)
-        _num(f"{where}.fixed_cost", self.fixed_cost)
-        _int(f"{where}.lead_time", self.lead_time, 1)
-        _num(f"{where}.potential", self.potential)
-        _num(f"{where}.backing", self.backing)
+        _set(
+            self,
+            capacity=_num(f"{where}.capacity", self.capacity, 0.0, MAX_TONNES),
+            full_cost=_num(f"{where}.full_cost", self.full_cost, 0.0, MAX_PRICE),
+            fixed_cost=_num(f"{where}.fixed_cost", self.fixed_cost, 0.0, MAX_PRICE),
+            lead_time=_int(f"{where}.lead_time", self.lead_time, 1, MAX_MONTHS),
+            potential=_num(f"{where}.potential", self.potential, 0.0, MAX_TONNES),
+            backing=_num(f"{where}.backing", self.backing, 0.0, MAX_MONEY),
+        )
+        if self.potential < self.capacity:
+            raise ScenarioError(
+                f"{where}.potential", self.potential, f"must be >= capacity ({self.capacity:g} t/month)"
+            )
         if not isinstance(self.tranches, (list, tuple)) or not self.tranches:
             raise ScenarioError(f"{where}.tranches", self.tranches, "must be a non-empty list of [share, cost]")
         total = 0.0
@@ -119,7 +176,7 @@ class Role:
             if not isinstance(tr, (list, tuple)) or len(tr) != 2:
                 raise ScenarioError(f"{where}.tranches[{i}]", tr, "must be [share, cost]")
             total += _num(f"{where}.tranches[{i}] share", tr[0], 0.0, 1.0)
-            _num(f"{where}.tranches[{i}] cost", tr[1])
+            _num(f"{where}.tranches[{i}] cost", tr[1], 0.0, MAX_PRICE)
         if abs(total - 1.0) > 1e-6:
             raise ScenarioError(f"{where}.tranches", self.tranches, "shares must add up to 1")
         object.__setattr__(self, "tranches", tuple((float(s), float(c)) for s, c in self.tranches))
@@ -142,8 +199,11 @@ class Consumer:
     stockpile_months: float = 0.0  # strategic stock target, months of demand
 
     def check(self, where: str) -> None:
-        _num(f"{where}.demand", self.demand)
-        _num(f"{where}.stockpile_months", self.stockpile_months, 0.0, 24.0)
+        _set(
+            self,
+            demand=_num(f"{where}.demand", self.demand, 0.0, MAX_TONNES),
+            stockpile_months=_num(f"{where}.stockpile_months", self.stockpile_months, 0.0, 24.0),
+        )
 
 
 @dataclass(frozen=True)
@@ -157,6 +217,7 @@ class Country:
     def check(self, where: str) -> None:
         if not isinstance(self.code, str) or not self.code:
             raise ScenarioError(f"{where}.code", self.code, "must be a non-empty string")
+        _text(f"{where}.name", self.name)
 
 
 @dataclass(frozen=True)
@@ -180,22 +241,22 @@ class Market:
     discount_rate: float
 
     def check(self, where: str) -> None:
-        _num(f"{where}.reference_price", self.reference_price, 1e-6)
-        _num(f"{where}.initial_concentrate_price", self.initial_concentrate_price)
-        _num(f"{where}.transport_concentrate", self.transport_concentrate)
-        _num(f"{where}.transport_refined", self.transport_refined)
+        _num(f"{where}.reference_price", self.reference_price, 1e-6, MAX_PRICE)
+        _num(f"{where}.initial_concentrate_price", self.initial_concentrate_price, 0.0, MAX_PRICE)
+        _num(f"{where}.transport_concentrate", self.transport_concentrate, 0.0, MAX_PRICE)
+        _num(f"{where}.transport_refined", self.transport_refined, 0.0, MAX_PRICE)
         _num(f"{where}.concentrate_floor_ratio", self.concentrate_floor_ratio, 0.0, 1.0)
         _num(f"{where}.refining_yield", self.refining_yield, 1e-6, 1.0)
-        _num(f"{where}.price_memory_months", self.price_memory_months, 1.0)
+        _num(f"{where}.price_memory_months", self.price_memory_months, 1.0, MAX_MONTHS)
         _num(f"{where}.demand_floor_ratio", self.demand_floor_ratio, 1e-3, 1.0)
-        _int(f"{where}.demand_steps", self.demand_steps, 2)
+        _int(f"{where}.demand_steps", self.demand_steps, 2, 1000)
         _num(f"{where}.reservation_spread", self.reservation_spread, 0.0, 0.9)
         _num(f"{where}.voll_multiple", self.voll_multiple, 0.0, 100.0)
         _num(f"{where}.demand_noise", self.demand_noise, 0.0, 0.5)
-        _num(f"{where}.transship_concentrate", self.transship_concentrate)
-        _num(f"{where}.transship_refined", self.transship_refined)
+        _num(f"{where}.transship_concentrate", self.transship_concentrate, 0.0, MAX_PRICE)
+        _num(f"{where}.transship_refined", self.transship_refined, 0.0, MAX_PRICE)
         _num(f"{where}.enforcement", self.enforcement, 0.0, 1.0)
-        _num(f"{where}.normal_price_months", self.normal_price_months, 1.0)
+        _num(f"{where}.normal_price_months", self.normal_price_months, 1.0, MAX_MONTHS)
         _num(f"{where}.discount_rate", self.discount_rate, 0.0, 1.0)
 
 
@@ -264,15 +325,26 @@ class BlocParams:
         ):
             raise ScenarioError(f"{where}.accession_order", self.accession_order, "must be a list of country codes")
         object.__setattr__(self, "accession_order", tuple(self.accession_order))
+        seen = set()
+        for code in self.accession_order:
+            if code in seen:
+                raise ScenarioError(f"{where}.accession_order", code, "appears twice")
+            seen.add(code)
         _num(f"{where}.cfd_upside_share", self.cfd_upside_share, 0.0, 1.0)
         _num(f"{where}.cfd_volume_share", self.cfd_volume_share, 0.0, 10.0)
-        _int(f"{where}.cfd_term_months", self.cfd_term_months, 1)
-        _num(f"{where}.buffer_fund", self.buffer_fund, 0.0, 1e13)
+        _int(f"{where}.cfd_term_months", self.cfd_term_months, 1, MAX_STEPS)
+        _num(f"{where}.buffer_fund", self.buffer_fund, 0.0, MAX_MONEY)
         _num(f"{where}.buffer_ceiling_ratio", self.buffer_ceiling_ratio, 1.0, 10.0)
         _num(f"{where}.buffer_storage_cost", self.buffer_storage_cost, 0.0, 100.0)
         _num(f"{where}.procurement_purchase_share", self.procurement_purchase_share, 0.0, 1.0)
-        _num(f"{where}.procurement_target_months", self.procurement_target_months)
-        _num(f"{where}.procurement_max_months", self.procurement_max_months)
+        _num(f"{where}.procurement_target_months", self.procurement_target_months, 0.0, 120.0)
+        _num(f"{where}.procurement_max_months", self.procurement_max_months, 0.0, 120.0)
+        if self.procurement_max_months < self.procurement_target_months:
+            raise ScenarioError(
+                f"{where}.procurement_max_months",
+                self.procurement_max_months,
+                f"must be >= procurement_target_months ({self.procurement_target_months:g})",
+            )
         _num(f"{where}.procurement_release_ratio", self.procurement_release_ratio, 1.0)
         _num(f"{where}.procurement_release_share", self.procurement_release_share, 0.0, 1.0)
 
@@ -294,7 +366,7 @@ class Dumping:
         _num(f"{where}.trigger_member_share", self.trigger_member_share, 0.0, 1.0)
         _num(f"{where}.price_ratio", self.price_ratio, 0.0, 1.0)
         _num(f"{where}.volume_share", self.volume_share, 0.0, 10.0)
-        _num(f"{where}.loss_budget", self.loss_budget)
+        _num(f"{where}.loss_budget", self.loss_budget, 0.0, MAX_MONEY)
         _num(f"{where}.stop_member_share", self.stop_member_share, 0.0, 1.0)
 
 
@@ -326,16 +398,20 @@ class Defaults:
     refiner_expansion_margin: float
 
     def check(self, where: str) -> None:
-        _num(f"{where}.cash_months", self.cash_months)
-        _num(f"{where}.cash_cap_months", self.cash_cap_months)
+        _num(f"{where}.cash_months", self.cash_months, 0.0, MAX_MONTHS)
+        _num(f"{where}.cash_cap_months", self.cash_cap_months, 0.0, MAX_MONTHS)
+        if self.cash_cap_months < self.cash_months:
+            raise ScenarioError(
+                f"{where}.cash_cap_months", self.cash_cap_months, f"must be >= cash_months ({self.cash_months:g})"
+            )
         _num(f"{where}.mothball_cost_share", self.mothball_cost_share, 0.0, 1.0)
-        _int(f"{where}.restart_delay", self.restart_delay)
-        _int(f"{where}.close_after", self.close_after)
+        _int(f"{where}.restart_delay", self.restart_delay, 0, MAX_MONTHS)
+        _int(f"{where}.close_after", self.close_after, 0, MAX_MONTHS)
         _num(f"{where}.invest_rate", self.invest_rate, 0.0, 5.0)
-        _num(f"{where}.invest_min", self.invest_min)
-        _num(f"{where}.stock_buy_ratio", self.stock_buy_ratio)
-        _num(f"{where}.stock_fill_months", self.stock_fill_months, 1.0)
-        _num(f"{where}.adjust_months", self.adjust_months, 1.0)
+        _num(f"{where}.invest_min", self.invest_min, 0.0, MAX_TONNES)
+        _num(f"{where}.stock_buy_ratio", self.stock_buy_ratio, 0.0, 100.0)
+        _num(f"{where}.stock_fill_months", self.stock_fill_months, 1.0, MAX_MONTHS)
+        _num(f"{where}.adjust_months", self.adjust_months, 1.0, MAX_MONTHS)
         _num(f"{where}.max_substitution_rate", self.max_substitution_rate, 0.0, 1.0)
         _num(f"{where}.elasticity_long", self.elasticity_long, -5.0, 0.0)
         _num(f"{where}.demand_growth", self.demand_growth, -0.5, 1.0)
@@ -372,19 +448,27 @@ class Event:
     issuer: str = ""  # controls: the exporting country ("" = the scenario's dominant supplier)
 
     def check(self, where: str) -> None:
-        if self.kind not in EVENT_KINDS:
+        if not isinstance(self.kind, str) or self.kind not in EVENT_KINDS:
             raise ScenarioError(f"{where}.kind", self.kind, f"unknown event (known: {', '.join(EVENT_KINDS)})")
-        _int(f"{where}.start", self.start, 0)
-        _int(f"{where}.duration", self.duration, 1)
+        _set(
+            self,
+            start=_int(f"{where}.start", self.start, 0, MAX_STEPS),
+            duration=_int(f"{where}.duration", self.duration, 1, MAX_STEPS),
+        )
         if self.target not in TARGETS:
             raise ScenarioError(f"{where}.target", self.target, "must be 'members' or 'all'")
-        _num(f"{where}.share", self.share, 0.0, 1.0)
-        _num(f"{where}.factor", self.factor, 0.0, 10.0)
-        _int(f"{where}.announce", self.announce, 0)
+        _set(
+            self,
+            share=_num(f"{where}.share", self.share, 0.0, 1.0),
+            factor=_num(f"{where}.factor", self.factor, 0.0, 10.0),
+            announce=_int(f"{where}.announce", self.announce, 0, MAX_MONTHS),
+            delay=_int(f"{where}.delay", self.delay, 0, MAX_MONTHS),
+            approval_sd=_num(f"{where}.approval_sd", self.approval_sd, 0.0, 1.0),
+        )
         if self.enforcement != -1.0:
-            _num(f"{where}.enforcement", self.enforcement, 0.0, 1.0)
-        _int(f"{where}.delay", self.delay, 0)
-        _num(f"{where}.approval_sd", self.approval_sd, 0.0, 1.0)
+            _set(self, enforcement=_num(f"{where}.enforcement", self.enforcement, 0.0, 1.0))
+        if not isinstance(self.issuer, str):
+            raise ScenarioError(f"{where}.issuer", self.issuer, "must be a country code")
 
     @property
     def is_control(self) -> bool:
@@ -417,7 +501,12 @@ class Scenario:
     events: tuple[Event, ...] = field(default_factory=tuple)
 
     def check(self, where: str = "scenario") -> None:
-        _int("steps", self.steps, 1)
+        _text("name", self.name)
+        _text("product", self.product, empty=True)
+        _bool("allow_dominant_member", self.allow_dominant_member)
+        _int("steps", self.steps, 1, MAX_STEPS)
+        if not isinstance(self.dominant, str):
+            raise ScenarioError("dominant", self.dominant, "must be a country code")
         codes = [c.code for c in self.countries]
         dup = {c for c in codes if codes.count(c) > 1}
         if dup:
@@ -432,6 +521,12 @@ class Scenario:
         for i, ev in enumerate(self.events):
             if ev.issuer and ev.issuer not in codes:
                 raise ScenarioError(f"events[{i}].issuer", ev.issuer, "unknown country")
+            if ev.start >= self.steps:
+                raise ScenarioError(
+                    f"events[{i}].start", ev.start, f"starts after the last month (steps = {self.steps})"
+                )
+        if not any(c.consumer and c.consumer.demand > 0 for c in self.countries):
+            raise ScenarioError("countries.consumer.demand", 0.0, "no country has any demand: nothing to simulate")
         if not self.end_uses:
             raise ScenarioError("end_uses", (), "at least one [[end_uses]] table is required")
         total = sum(u.share for u in self.end_uses)
@@ -487,26 +582,70 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
+def _read_toml(field_name: str, path: Path, shown: Any, error=None) -> tuple[dict[str, Any], str]:
+    """Read and parse a TOML file: any problem is one ``error(field_name, shown, why)``."""
+    error = error or ScenarioError
+    if path.is_dir():
+        raise error(field_name, shown, "is a directory, not a .toml file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(field_name, shown, f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(field_name, shown, f"is not UTF-8 text (byte {exc.start}): not a TOML file") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise error(field_name, shown, f"is not valid TOML: {exc}") from None
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """Load and validate a scenario by shipped name (e.g. ``"rare_earths"``) or TOML path."""
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise ScenarioError(
+            "scenario", name_or_path, f"must be a shipped scenario name ({', '.join(scenario_names())}) or a .toml path"
+        )
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = SCENARIO_DIR / f"{name_or_path}.toml"
-        if not path.exists():
+        if "/" in str(name_or_path) or "\\" in str(name_or_path) or not path.exists():
             raise ScenarioError(
                 "scenario", str(name_or_path), f"unknown scenario (shipped: {', '.join(scenario_names())})"
             )
     elif not path.exists():
         raise ScenarioError("scenario", str(name_or_path), "file not found")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError("scenario", str(path), f"is not valid TOML: {exc}") from None
+    data, _ = _read_toml("scenario", path, str(name_or_path))
     return scenario_from_dict(data)
+
+
+def _event_from_table(where: str, data: Any) -> Event:
+    """An event from a TOML table or parsed ``--event``: only the keys of its kind, each required one present."""
+    if not isinstance(data, dict):
+        raise ScenarioError(where, data, "must be a table with kind, start, duration, ...")
+    kind = data.get("kind")
+    if not isinstance(kind, str) or kind not in EVENT_KEYS:
+        raise ScenarioError(f"{where}.kind", kind, f"unknown event (known: {', '.join(EVENT_KINDS)})")
+    allowed = EVENT_KEYS[kind]
+    for key in data:
+        if key != "kind" and key not in allowed:
+            raise ScenarioError(f"{where}.{key}", data[key], f"does not apply to {kind} (keys: {', '.join(allowed)})")
+    for key in (
+        "start",
+        "duration",
+        *(("share",) if kind in ("export_quota", "export_licence") else ()),
+        *(("factor",) if kind == "demand_shock" else ()),
+    ):
+        if key not in data:
+            raise ScenarioError(f"{where}.{key}", None, f"is required for {kind}")
+    return _build(Event, where, data)
 
 
 def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     """Build and validate a scenario from parsed TOML."""
+    if not isinstance(data, dict):
+        raise ScenarioError("scenario", data, "must be a table")
     known = {f.name for f in fields(Scenario)}
     for key in data:
         if key not in known:
@@ -527,17 +666,22 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
                 roles[role] = _build(cls, f"{where}.{role}", raw[role])
         rest = {k: v for k, v in raw.items() if k not in roles}
         countries.append(_build(Country, where, rest, **roles))
-    events = tuple(_build(Event, f"events[{i}]", e) for i, e in enumerate(data.get("events", [])))
+    raw_events = data.get("events", [])
+    if not isinstance(raw_events, list):
+        raise ScenarioError(
+            "events", raw_events, "must be a list of [[events]] tables (write [[events]], not [events])"
+        )
+    events = tuple(_event_from_table(f"events[{i}]", e) for i, e in enumerate(raw_events))
     if not isinstance(data["end_uses"], list):
         raise ScenarioError("end_uses", data["end_uses"], "must be a list of [[end_uses]] tables")
     end_uses = tuple(_build(EndUse, f"end_uses[{i}]", u) for i, u in enumerate(data["end_uses"]))
     sc = Scenario(
-        name=str(data["name"]),
-        product=str(data.get("product", "")),
-        description=str(data.get("description", "")),
-        vintage=str(data.get("vintage", "")),
+        name=data["name"],
+        product=data.get("product", ""),
+        description=data.get("description", ""),
+        vintage=data.get("vintage", ""),
         dominant=data["dominant"],
-        allow_dominant_member=bool(data.get("allow_dominant_member", False)),
+        allow_dominant_member=data.get("allow_dominant_member", False),
         steps=data.get("steps", 240),
         market=_build(Market, "market", data["market"]),
         bloc=_build(BlocParams, "bloc", data["bloc"]),
@@ -552,26 +696,38 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     return sc
 
 
+EVENT_SYNTAX = "like 'export_ban:start=60,duration=24'"
+
+
 def parse_event(text: str) -> Event:
     """Parse ``kind:key=value,key=value`` (the CLI's ``--event``) into an Event."""
+    if not isinstance(text, str):
+        raise ScenarioError("event", text, f"must be a string {EVENT_SYNTAX}")
     kind, _, rest = text.partition(":")
     kind = kind.strip()
     if kind not in EVENT_KINDS:
         raise ScenarioError("event", text, f"unknown event kind {kind!r} (known: {', '.join(EVENT_KINDS)})")
     values: dict[str, Any] = {"kind": kind}
+    allowed = EVENT_KEYS[kind]
     for part in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, val = part.partition("=")
-        keys = (
-            "start", "duration", "target", "share", "factor", "announce", "enforcement", "delay", "approval_sd",
-            "issuer",
-        )
-        if not eq or key not in keys:
-            raise ScenarioError("event", text, f"bad part {part!r} (use {'=, '.join(keys)}=)")
+        key, val = key.strip(), val.strip()
+        if not eq or key not in ALL_EVENT_KEYS:
+            raise ScenarioError("event", text, f"bad part {part!r} (use {'=, '.join(ALL_EVENT_KEYS)}=)")
+        if key not in allowed:
+            raise ScenarioError(f"event.{key}", val, f"does not apply to {kind} (keys: {', '.join(allowed)})")
+        if key in values:
+            raise ScenarioError(f"event.{key}", val, f"is given twice in {text!r}")
         if key in ("target", "issuer"):
             values[key] = val
+        elif key in ("start", "duration"):
+            try:
+                values[key] = int(val)
+            except ValueError:
+                raise ScenarioError(f"event.{key}", val, "must be a whole number") from None
         else:
             try:
-                values[key] = int(val) if key in ("start", "duration", "announce", "delay") else float(val)
+                values[key] = int(val) if key in ("announce", "delay") else float(val)
             except ValueError:
                 raise ScenarioError(f"event.{key}", val, "must be a number") from None
     for key in ("start", "duration"):
@@ -582,3 +738,87 @@ def parse_event(text: str) -> Event:
     if kind == "demand_shock" and "factor" not in values:
         raise ScenarioError("event.factor", None, f"is required for demand_shock in {text!r}")
     return _build(Event, "event", values)
+
+
+def validate_run(
+    scenario: Any,
+    members: Any = None,
+    floor: Any = None,
+    instrument: Any = "levy",
+    seed: Any = None,
+    events: Any = (),
+    dumping: Any = None,
+    member_stockpile_months: Any = None,
+    steps: Any = None,
+) -> dict[str, Any]:
+    """Check one run's options exactly as ``BlocModel`` takes them; return them normalised.
+
+    The one validation layer of a run: the CLI and the sweep runner call it
+    before any work, so every bad option is one ``ScenarioError`` naming the
+    option and the value (never a TypeError from deep inside the model).
+    """
+    if not isinstance(scenario, Scenario):
+        hint = f" (use load_scenario({scenario!r}))" if isinstance(scenario, str) else ""
+        raise ScenarioError("scenario", scenario, f"must be a Scenario{hint}")
+    if members is not None and not isinstance(members, (str, numbers.Integral, list, tuple, set, frozenset)):
+        raise ScenarioError("members", members, "must be country codes, a number k, or None")
+    if isinstance(members, numbers.Integral) and not isinstance(members, bool):
+        members = int(members)
+    listed = members
+    if isinstance(members, str) and not members.strip().isdigit():
+        listed = [m.strip() for m in members.split(",") if m.strip()]
+    if isinstance(listed, (list, tuple, set, frozenset)):
+        for code in listed:
+            if not isinstance(code, str):
+                raise ScenarioError("members", code, "must be a country code (a string)")
+        if isinstance(listed, (list, tuple)):
+            dup = [c for c in listed if list(listed).count(c) > 1]
+            if dup:
+                raise ScenarioError("members", dup[0], "appears twice")
+    codes = scenario.resolve_members(members)
+    floor = 0.0 if floor is None else floor
+    if not _is_real(floor) or not math.isfinite(floor) or not 0 <= floor <= MAX_PRICE:
+        raise ScenarioError("floor", floor, f"must be a number >= 0 and <= {MAX_PRICE:g} ($/kg)")
+    floor = float(floor)
+    if instrument is not None and not (
+        isinstance(instrument, str)
+        or (isinstance(instrument, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in instrument))
+    ):
+        raise ScenarioError("instrument", instrument, "must be levy, cfd, buffer or a combination like levy+buffer")
+    from model.model import parse_instruments
+
+    instruments = parse_instruments(instrument)
+    if floor > 0 and not instruments:
+        raise ScenarioError("instrument", instrument, "a floor needs an instrument: levy, cfd or buffer")
+    if floor > 0 and not codes:
+        raise ScenarioError("floor", floor, "a floor needs bloc members (members = none)")
+    seed = 0 if seed is None else seed
+    if type(seed).__name__ != "SeedSequence":
+        seed = _int("seed", seed, 0, MAX_SEED)
+    if isinstance(events, (str, Event)) or not isinstance(events, (list, tuple)):
+        raise ScenarioError("events", events, f"must be a list of events (strings {EVENT_SYNTAX})")
+    parsed = []
+    for i, e in enumerate(events):
+        if isinstance(e, Event):
+            e.check(f"events[{i}]")
+            parsed.append(e)
+        else:
+            parsed.append(parse_event(e))
+    if dumping is not None:
+        dumping = _bool("dumping", dumping)
+    if member_stockpile_months is not None:
+        member_stockpile_months = _num("member_stockpile_months", member_stockpile_months, 0.0, 24.0)
+    horizon = scenario.steps if steps is None else _int("steps", steps, 1, MAX_STEPS)
+    for e in parsed:
+        if e.start >= horizon:
+            raise ScenarioError("event.start", e.start, f"starts after the last month (steps = {horizon})")
+    return {
+        "members": list(codes),
+        "floor": floor,
+        "instrument": "+".join(sorted(instruments)) or None,
+        "seed": seed,
+        "events": tuple(parsed),
+        "dumping": dumping,
+        "member_stockpile_months": member_stockpile_months,
+        "steps": None if steps is None else horizon,
+    }

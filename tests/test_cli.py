@@ -109,6 +109,14 @@ def test_json_same_seed_same_summary(capsys):
         (["--dumping", "maybe"], "--dumping"),
         (["--out", "NOWHERE/run.parquet"], "--out"),
         (["--out", "run.csv"], "--out"),
+        (["--floor", "1e300"], "floor = 1e+300"),
+        (["--members", "none", "--floor", "110"], "a floor needs bloc members"),
+        (["--event", "export_ban:start=500,duration=2"], "event.start = 500"),
+        (["--event", "export_ban:start=1,start=2,duration=2"], "given twice"),
+        (["--event", "export_ban:start=1,duration=2,factor=2"], "does not apply to export_ban"),
+        (["--members", "EU,EU"], "appears twice"),
+        (["--scenario", "."], "scenario = '.'"),
+        (["--out", "/proc/run.parquet"], "cannot write in '/proc'"),
     ],
 )
 def test_bad_input_exit_2_nothing_written(tmp_path, monkeypatch, capsys, args, message):
@@ -137,3 +145,51 @@ def test_console_script_exit_status(tmp_path):
     )
     assert proc.returncode == 2
     assert "members = 'XX'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_out_checked_before_the_run(tmp_path, monkeypatch, capsys):
+    """--out that is a directory or another file is refused before anything runs; a blocsim table is replaced."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.parquet").mkdir()
+    (tmp_path / "notes.parquet").write_text("my notes")
+    import model
+
+    def boom(*a, **k):
+        raise AssertionError("the model must not run")
+
+    monkeypatch.setattr(model, "BlocModel", boom)
+    assert exit_code(["run", "--out", "d.parquet"]) == 2
+    assert exit_code(["run", "--out", "notes.parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "is a directory" in err and "not a table written by `blocsim run`" in err and "Traceback" not in err
+    assert (tmp_path / "notes.parquet").read_text() == "my notes"
+    monkeypatch.undo()
+    assert main(["run", "--steps", "3", "--out", str(tmp_path / "ok.parquet")]) == 0
+    assert main(["run", "--steps", "4", "--out", str(tmp_path / "ok.parquet")]) == 0  # a blocsim table: replaced
+    assert len(pd.read_parquet(tmp_path / "ok.parquet")) == 4
+
+
+def test_json_is_valid_without_nan_or_infinity(capsys):
+    from experiments.cli import _json_safe
+
+    assert [_json_safe(v) for v in (float("inf"), float("-inf"), float("nan"), 1.5, 3)] == [None, None, None, 1.5, 3]
+    assert main(["run", "--members", "none", "--steps", "6", "--json"]) == 0
+    text = capsys.readouterr().out
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["member_capacity_start"] == 0
+
+
+def test_help_and_argument_errors_do_not_load_the_model():
+    code = (
+        "import sys\n"
+        "from experiments.cli import main\n"
+        "for argv in (['--help'], ['run', '--help'], ['run', '--floor', 'abc'], ['rnu']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "loaded = sorted(m for m in ('mesa', 'model', 'numpy', 'pandas', 'matplotlib') if m in sys.modules)\n"
+        "print('LOADED', loaded)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr

@@ -104,12 +104,71 @@ def test_relative_floor_and_random_membership():
             "keep_series",
         ),
         (lambda t: t.replace('floor_mode = "relative"', 'floor_mode = "percent"'), "floor_mode"),
+        # duplicates, NaN/inf, empty, wrong types, absurd sizes, events after the horizon
+        (lambda t: t.replace("floor = [0.0, 1.2]", "floor = [1.2, 1.2]"), "grid.floor[1]"),
+        (lambda t: t.replace("floor = [0.0, 1.2]", "floor = [0.0, nan]"), "grid.floor[1]"),
+        (lambda t: t.replace("floor = [0.0, 1.2]", "floor = [inf]"), "grid.floor[0]"),
+        (lambda t: t.replace("floor = [0.0, 1.2]", "floor = []"), "grid.floor"),
+        (lambda t: t.replace("floor = [0.0, 1.2]", "floor = [1000.0]"), "grid.floor[0]"),
+        (lambda t: t.replace("membership = [1, 3]", "membership = [3, 3]"), "grid.membership[1]"),
+        (lambda t: t.replace("membership = [1, 3]", 'membership = [["EU", "EU"]]'), "grid.membership[0]"),
+        (lambda t: t.replace('instrument = ["levy", "cfd"]', "instrument = [5]"), "grid.instrument[0]"),
+        (lambda t: t.replace('instrument = ["levy", "cfd"]', 'instrument = [""]'), "grid.instrument[0]"),
+        (lambda t: t.replace('instrument = ["levy", "cfd"]', 'instrument = ["none"]'), "grid.instrument[0]"),
+        (lambda t: t.replace("steps = 36", "steps = 1000000000"), "steps"),
+        (lambda t: t.replace("steps = 36", "steps = 1.7"), "steps"),
+        (lambda t: t.replace("replicates = 2", "replicates = 100000000000"), "replicates"),
+        (  # 16 points x 90,000 replicates: more than a million runs
+            lambda t: t.replace("replicates = 2", "replicates = 90000").replace(
+                "membership = [1, 3]", "membership = [1, 2, 3, 4]"
+            ),
+            "replicates",
+        ),
+        (lambda t: t.replace("start=20", "start=36"), "grid.events[0]"),
+        (lambda t: t.replace('name = "tiny"', 'name = "tiny"\ndescription = 5'), "description"),
     ],
 )
 def test_bad_experiments_name_field_and_value(change, field):
     with pytest.raises(ExperimentError) as err:
         load_experiment_text(change(TINY))
     assert err.value.field == field
+
+
+def test_digest_is_of_the_parsed_experiment_and_run_ids_of_everything(tiny):
+    edited = load_experiment_text("# a comment\n" + TINY.replace("steps = 36", "steps  =  36  # months"))
+    assert edited.digest == tiny.digest and edited.text_digest != tiny.digest
+    reseeded = load_experiment_text(TINY.replace("seed = 7", "seed = 8"))
+    assert reseeded.digest != tiny.digest
+    assert not {r.run_id for r in reseeded.runs()} & {r.run_id for r in tiny.runs()}
+    longer = load_experiment_text(TINY.replace("steps = 36", "steps = 48"))
+    assert not {r.run_id for r in longer.runs()} & {r.run_id for r in tiny.runs()}
+
+
+def test_auto_backend_runs_small_sweeps_serially():
+    from experiments.runner import choose_backend
+
+    assert choose_backend(36, 120, 2) == "serial"  # the quick sweep: start-up would dominate
+    assert choose_backend(840, 240, 2) == "processes"  # the headline sweep
+    assert choose_backend(840, 240, 1) == "serial"
+
+
+def test_run_sweep_takes_a_path_and_checks_its_arguments(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    for kwargs, field in [
+        (dict(backend="threads"), "backend"),
+        (dict(workers=0), "workers"),
+        (dict(workers=2.5), "workers"),
+        (dict(scheduler="tcp://x:1", backend="serial"), "scheduler"),
+        (dict(out=tmp_path / "tiny.toml"), "--out"),
+    ]:
+        args = {"out": tmp_path / "res", **kwargs}
+        with pytest.raises(ExperimentError) as err:
+            run_sweep(str(path), progress=False, **args)
+        assert err.value.field == field
+    assert not (tmp_path / "res").exists()
+    with pytest.raises(ExperimentError, match="experiment"):
+        run_sweep(42, tmp_path / "res")
 
 
 def test_backends_give_identical_results(tiny, tmp_path):
@@ -139,10 +198,14 @@ def test_outputs_manifest_and_series(tiny, tmp_path):
     out = tmp_path / "out"
     df = run_sweep(tiny, out, backend="serial", progress=False)
     assert (out / "runs.parquet").exists()
-    assert not list((out / "parts").glob("*.parquet"))  # folded into runs.parquet
+    assert len(list((out / "parts").glob("*.parquet"))) == len(df)  # one part per run, kept
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["experiment_sha256"] == tiny.digest and manifest["experiment_file"] == TINY
     assert manifest["status"] == "finished" and manifest["runs_done"] == len(df)
+    assert manifest["layout"] == 2 and "git_dirty" in manifest
+    assert set(manifest["files"]) == {"runs.parquet"} | {f"parts/{r}.parquet" for r in df.run_id} | {
+        f"series/{r}.parquet" for r in df.run_id
+    }
     assert {"blocsim", "mesa", "numpy"} <= set(manifest["versions"])
     series = pd.read_parquet(out / "series" / f"{df.run_id[0]}.parquet")
     assert list(series.columns) == ["step", "price_bloc_refined", "price_world_refined", "run_id"]

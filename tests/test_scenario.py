@@ -65,6 +65,33 @@ def test_every_number_has_a_source_or_says_assumed():
         (lambda r: r.update(events=[{"kind": "meteor", "start": 1, "duration": 2}]), "events[0].kind"),
         (lambda r: r["dumping"].update(enabled="yes"), "dumping.enabled"),
         (lambda r: r.update(colour="red"), "colour"),
+        # strict types: the string "false" is not a boolean, a number is not a name
+        (lambda r: r.update(allow_dominant_member="false"), "allow_dominant_member"),
+        (lambda r: r.update(name=123), "name"),
+        (lambda r: country(r, "EU").update(name=["European", "Union"]), "countries[EU].name"),
+        (lambda r: r.update(steps=1.7), "steps"),
+        # sane magnitudes
+        (lambda r: country(r, "US")["mining"].update(capacity=1e300), "countries[US].mining.capacity"),
+        (lambda r: country(r, "EU")["consumer"].update(demand=1e305), "countries[EU].consumer.demand"),
+        (lambda r: r.update(steps=10**9), "steps"),
+        # inconsistent pairs
+        (lambda r: country(r, "US")["mining"].update(potential=1.0), "countries[US].mining.potential"),
+        (lambda r: r["bloc"].update(procurement_max_months=0.5), "bloc.procurement_max_months"),
+        (lambda r: r["defaults"].update(cash_cap_months=1.0), "defaults.cash_cap_months"),
+        (lambda r: r["end_uses"][0].update(reservation=0.5), "end_uses[0].reservation"),
+        (
+            lambda r: [c["consumer"].update(demand=0.0) for c in r["countries"] if "consumer" in c],
+            "countries.consumer.demand",
+        ),
+        # duplicates, events after the horizon, keys that do not belong to an event kind
+        (lambda r: r["bloc"].update(accession_order=["EU", "US", "EU"]), "bloc.accession_order"),
+        (lambda r: r.update(events=[{"kind": "export_ban", "start": 500, "duration": 2}]), "events[0].start"),
+        (
+            lambda r: r.update(events=[{"kind": "export_ban", "start": 5, "duration": 2, "factor": 2.0}]),
+            "events[0].factor",
+        ),
+        (lambda r: r.update(events=[{"kind": "demand_shock", "start": 5, "duration": 2}]), "events[0].factor"),
+        (lambda r: r.update(events={"kind": "export_ban", "start": 5, "duration": 2}), "events"),
     ],
 )
 def test_bad_scenarios_name_field_and_value(raw, mutate, field):
@@ -105,6 +132,59 @@ def test_model_options_are_checked():
         BlocModel(sc, members=3, floor=100, instrument=None)
 
 
+def test_numpy_numbers_are_numbers(raw):
+    import numpy as np
+
+    country(raw, "US")["mining"].update(capacity=np.float64(900.0), lead_time=np.int64(60))
+    raw["steps"] = np.int64(120)
+    sc = scenario_from_dict(raw)
+    assert sc.steps == 120 and type(sc.country("US").mining.lead_time) is int
+
+
+def test_bad_files_are_one_clear_error(tmp_path):
+    (tmp_path / "dir.toml").mkdir()
+    (tmp_path / "latin1.toml").write_bytes(b'name = "caf\xe9"\n')
+    for path, why in [(tmp_path / "dir.toml", "is a directory"), (tmp_path / "latin1.toml", "not UTF-8")]:
+        with pytest.raises(ScenarioError, match=why):
+            load_scenario(path)
+    for bad in (42, None, ""):
+        with pytest.raises(ScenarioError, match="scenario"):
+            load_scenario(bad)
+
+
+def test_validate_run_is_the_one_layer_for_run_options():
+    import numpy as np
+
+    from model.scenario import validate_run
+
+    sc = load_scenario("rare_earths")
+    ok = validate_run(sc, members=np.int64(3), floor=np.int64(110), instrument="levy", seed=np.uint32(4), steps=12)
+    assert ok["members"] == ["EU", "US", "JP"] and ok["floor"] == 110.0 and ok["seed"] == 4 and ok["steps"] == 12
+    m = BlocModel(sc, **ok)  # what validate_run returns is what BlocModel takes
+    assert m.horizon == 12
+    for kwargs, field in [
+        (dict(members=3.5), "members"),
+        (dict(members=3, floor=100, instrument=5), "instrument"),
+        (dict(seed="abc"), "seed"),
+        (dict(seed=1.5), "seed"),
+        (dict(steps="10"), "steps"),
+        (dict(steps=1.7), "steps"),
+        (dict(member_stockpile_months="6"), "member_stockpile_months"),
+        (dict(events="export_ban:start=1,duration=2"), "events"),
+        (dict(events=[42]), "event"),
+        (dict(dumping="no"), "dumping"),
+        (dict(members="none", floor=110), "floor"),
+        (dict(members=3, floor=1e300), "floor"),
+        (dict(events=["export_ban:start=300,duration=2"]), "event.start"),
+    ]:
+        with pytest.raises(ScenarioError) as err:
+            validate_run(sc, **kwargs)
+        assert err.value.field == field, kwargs
+    for bad in ("rare_earths", None):
+        with pytest.raises(ScenarioError, match="must be a Scenario"):
+            validate_run(bad)
+
+
 def test_parse_event():
     e = parse_event("export_quota:start=24,duration=36,share=0.6,target=all")
     assert (e.kind, e.start, e.duration, e.share, e.target) == ("export_quota", 24, 36, 0.6, "all")
@@ -116,6 +196,9 @@ def test_parse_event():
         ("export_quota:start=1,duration=2", "event.share"),
         ("export_ban:start=1,duration=2,colour=3", "event"),
         ("tsunami:start=1,duration=2", "event"),
+        ("export_ban:start=1,start=2,duration=2", "event.start"),
+        ("export_ban:start=1,duration=2,share=0.5", "event.share"),
+        ("export_ban:start=1.5,duration=2", "event.start"),
     ]:
         with pytest.raises(ScenarioError) as err:
             parse_event(bad)
