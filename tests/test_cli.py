@@ -176,7 +176,7 @@ def test_json_is_valid_without_nan_or_infinity(capsys):
     assert main(["run", "--members", "none", "--steps", "6", "--json"]) == 0
     text = capsys.readouterr().out
     assert "NaN" not in text and "Infinity" not in text
-    assert json.loads(text)["member_capacity_start"] == 0
+    assert json.loads(text)["member_capacity_end"] == 0
 
 
 def test_help_and_argument_errors_do_not_load_the_model():
