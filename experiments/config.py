@@ -197,6 +197,10 @@ def load_experiment(path: str | Path) -> Experiment:
 
 
 def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
+    if "design" in data or "uncertain" in data:  # a design over uncertain parameters: experiments/designs.py
+        from experiments.designs import design_experiment
+
+        return design_experiment(data, text)
     for key in data:
         if key not in TOP_KEYS:
             raise ExperimentError(key, data[key], f"unknown key (known: {', '.join(TOP_KEYS)})")

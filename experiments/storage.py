@@ -142,6 +142,8 @@ class ResultStore:
                 "status": "running",
             }
         )
+        if getattr(self.experiment, "design_info", None):  # a design over uncertain parameters
+            m["design"] = self.experiment.design_info
         m.setdefault("started", datetime.now(UTC).isoformat())
         m.setdefault("sessions", []).append({"started": datetime.now(UTC).isoformat(), "backend": backend})
         write_json(m, self.out / MANIFEST)

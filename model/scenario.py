@@ -361,8 +361,10 @@ def scenario_names() -> list[str]:
     return sorted(p.stem for p in SCENARIO_DIR.glob("*.toml"))
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load and validate a scenario by shipped name (e.g. ``"rare_earths"``) or TOML path."""
+def load_scenario(name_or_path: str | Path, overrides: dict[str, float] | None = None) -> Scenario:
+    """Load and validate a scenario by shipped name (e.g. ``"rare_earths"``) or TOML path.
+
+    ``overrides`` maps dotted parameter paths to values (``model/uncertainty.py``)."""
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = SCENARIO_DIR / f"{name_or_path}.toml"
@@ -376,11 +378,19 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError("scenario", str(path), f"is not valid TOML: {exc}") from None
+    if overrides:
+        from model.uncertainty import prepare
+
+        data = prepare(data, overrides)
     return scenario_from_dict(data)
 
 
 def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     """Build and validate a scenario from parsed TOML."""
+    if "uncertain" in data:  # ranges of uncertain parameters: checked, then set aside (model/uncertainty.py)
+        from model.uncertainty import strip_uncertain
+
+        data = strip_uncertain(data)
     known = {f.name for f in fields(Scenario)}
     for key in data:
         if key not in known:
