@@ -110,7 +110,24 @@ def robustness(
             why = "fails in every future" if k == 0 else f"only {failing} failing futures (< {min_failures})"
             boxes.append({**head, "box": 0, "parameter": None, "note": why, "failures": failing, "futures": n})
     table = pd.DataFrame(rows)
-    box_table = pd.DataFrame(boxes)
+    box_cols = [
+        *pcols,
+        "failures",
+        "futures",
+        "box",
+        "parameter",
+        "low",
+        "high",
+        "range_low",
+        "range_high",
+        "coverage",
+        "density",
+        "mass",
+        "box_futures",
+        "box_failures",
+        "note",
+    ]
+    box_table = pd.DataFrame(boxes).reindex(columns=box_cols)
     info = {
         "requires": requires,
         "runs": int(len(runs)),

@@ -75,6 +75,7 @@ class Uncertain:
                 if q < c
                 else hi - math.sqrt((1 - q) * (hi - lo) * (hi - self.mode))
             )
+        x = min(max(x, lo), hi)  # no rounding error outside the range
         return float(round(x)) if self.integer else float(x)
 
     def as_dict(self) -> dict[str, Any]:
