@@ -230,7 +230,7 @@ def add_uncertainty_parsers(sub) -> None:
 
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
-    from experiments.sensitivity import load_design_results, plot_sensitivity, sensitivity, summary
+    from experiments.sensitivity import load_design_results, plot_cells, plot_sensitivity, sensitivity, summary
     from experiments.storage import write_parquet
 
     _, manifest = load_design_results(args.results)
@@ -242,13 +242,14 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     table.to_csv(out / "sensitivity.csv", index=False)
     fig_metrics = [m.strip() for m in args.figure_metrics.split(",")] if args.figure_metrics else None
     fig = plot_sensitivity(table, out / "sensitivity.png", fig_metrics)
+    cells_fig = plot_cells(table, out / "sensitivity_cells.png", fig_metrics)
     print(summary(table, manifest))
     pooled = table[(table["cell"] == "pooled") & (table["note"] == "")]
     key = "ST" if manifest["design"]["kind"] == "sobol" else "mu_star"
     for metric, d in pooled.groupby("metric", sort=False):
         top = d.sort_values(key, ascending=False).head(3)
         print(f"  {metric}: " + ", ".join(f"{r.parameter} {key}={getattr(r, key):.3g}" for r in top.itertuples()))
-    for f in (out / "sensitivity.parquet", out / "sensitivity.csv", fig):
+    for f in (out / "sensitivity.parquet", out / "sensitivity.csv", fig, cells_fig):
         print(f)
     return 0
 

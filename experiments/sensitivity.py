@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,15 @@ from experiments.designs import unit_design
 from experiments.metrics import METRICS
 from model.scenario import ScenarioError
 
-__all__ = ["load_design_results", "sensitivity", "summary", "plot_sensitivity", "RESOLVED", "FIGURE_METRICS"]
+__all__ = [
+    "load_design_results",
+    "sensitivity",
+    "summary",
+    "plot_sensitivity",
+    "plot_cells",
+    "RESOLVED",
+    "FIGURE_METRICS",
+]
 
 RESOLVED = 0.25
 FIGURE_METRICS = [
@@ -274,6 +283,64 @@ def plot_sensitivity(table: pd.DataFrame, out: Path, metrics: list[str] | None =
         n = int(pooled["n_runs"].max()) if len(pooled) else 0
         fig.suptitle(f"{what}, pooled over policy cells ({n} runs)", fontsize=10)
         fig.tight_layout(rect=(0, 0.05, 1, 1))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out)
+        plt.close(fig)
+    return out
+
+
+def plot_cells(table: pd.DataFrame, out: Path, metrics: list[str] | None = None) -> Path:
+    """Per policy cell: a heatmap per metric of ST (Sobol) or mu* / the cell's largest mu* (Morris),
+    cells (membership, floor, instrument...) x parameters; hatched = not resolved."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import LABELS, STYLE
+
+    cells = table[(table["cell"] != "pooled") & (table["note"] == "")]
+    sobol = bool(len(table)) and table["method"].iloc[0] == "sobol"
+    wanted = metrics or [m for m in FIGURE_METRICS if m in set(cells["metric"])][:4]
+    all_cells = table[table["cell"] != "pooled"].drop_duplicates("cell")
+    grid_cols = [
+        c
+        for c in GRID_COLUMNS
+        if c in all_cells.columns and c not in ("size", "floor") and all_cells[c].nunique(dropna=False) > 1
+    ]
+    labels = (all_cells[grid_cols].astype(str).agg(" / ".join, axis=1) if grid_cols else all_cells["cell"]).tolist()
+    label_of = dict(zip(all_cells["cell"], labels, strict=True))
+    params = list(dict.fromkeys(table["parameter"]))
+    with plt.rc_context(STYLE):
+        n = max(1, len(wanted))
+        n_cells = max(1, table.loc[table["cell"] != "pooled", "cell"].nunique())
+        fig, axes = plt.subplots(1, n, figsize=(1.5 + 2.4 * n, 2.2 + 0.28 * n_cells), squeeze=False)
+        im = None
+        for k, (ax, metric) in enumerate(zip(axes.flat, wanted, strict=False)):
+            d = cells[cells["metric"] == metric].copy()
+            if sobol:
+                d["value"] = d["ST"]
+            else:
+                d["value"] = d["mu_star"] / d.groupby("cell")["mu_star"].transform("max")
+            d["label"] = d["cell"].map(label_of)
+            m = d.pivot_table(index="label", columns="parameter", values="value", sort=False)
+            m = m.reindex(index=labels, columns=params)
+            res = d.pivot_table(index="label", columns="parameter", values="resolved", sort=False, aggfunc="first")
+            res = res.reindex(index=labels, columns=params)
+            im = ax.imshow(m.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+            for (i, j), ok in np.ndenumerate(res.to_numpy()):
+                if ok is False or ok == 0:
+                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="///", lw=0, color="w"))
+            ax.set_xticks(range(len(params)), params, rotation=60, ha="right")
+            ax.set_yticks(range(len(labels)), labels if k == 0 else [])
+            ax.set_title(textwrap.fill(LABELS.get(metric, (metric,))[0], 26))
+        for ax in axes.flat[len(wanted) :]:
+            ax.set_visible(False)
+        if im is not None:
+            label = "total Sobol index ST" if sobol else "mu* / largest mu* of the cell"
+            fig.colorbar(im, ax=axes.ravel().tolist(), label=label + " (hatched: not resolved)")
+        if grid_cols:
+            fig.suptitle("Per policy cell (" + " / ".join(grid_cols) + "); blank: not computed", fontsize=10, y=1.02)
         out.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(out)
         plt.close(fig)

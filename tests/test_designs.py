@@ -187,7 +187,8 @@ def test_sensitivity_morris_cli(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "rest on 32 runs" in text and "resolved" in text
     table = pd.read_parquet(out / "sensitivity" / "sensitivity.parquet")
-    assert (out / "sensitivity" / "sensitivity.csv").exists() and (out / "sensitivity" / "sensitivity.png").exists()
+    for name in ("sensitivity.csv", "sensitivity.png", "sensitivity_cells.png"):
+        assert (out / "sensitivity" / name).exists()
     assert {"cell", "metric", "parameter", "mu_star", "mu_star_conf", "sigma", "n_runs", "resolved"} <= set(table)
     assert set(table["cell"]) == {"pooled", *pd.read_parquet(out / "runs.parquet")["point_id"]}
     # the pooled row equals SALib on the cell-averaged responses

@@ -71,6 +71,7 @@ def test_no_box_when_nothing_is_concentrated():
 
 
 @pytest.mark.skipif(not HAS_EMA, reason=NO_EMA)
+@pytest.mark.filterwarnings("ignore:The inplace keyword")  # inside the workbench, with pandas 3
 @pytest.mark.parametrize("objective", ["original", "lenient1"])
 @pytest.mark.parametrize("levels", [None, 4])
 def test_agrees_with_the_ema_workbench(objective, levels):
