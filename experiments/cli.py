@@ -138,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--out", type=Path, default=None, help="write the per-step table to this parquet file")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario number, repeatable: defaults.cash_months=6, countries.US.mining.fixed_cost=5 "
+        "(the u.* columns of a design's runs.parquet; docs/uncertainty.md)",
+    )
 
     sweep = sub.add_parser(
         "sweep",
@@ -346,7 +354,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise ScenarioError("--out", str(args.out), "must end in .parquet")
     if args.out is not None and not args.out.parent.exists():
         raise ScenarioError("--out", str(args.out), f"directory {str(args.out.parent)!r} does not exist")
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, overrides=_overrides(args.set))
     events = [parse_event(e) for e in args.event]
     model = BlocModel(
         scenario,
@@ -371,6 +379,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(items: list[str]) -> dict[str, float]:
+    """``--set PATH=VALUE`` pairs as scenario overrides."""
+    out = {}
+    for item in items:
+        path, eq, value = item.partition("=")
+        try:
+            out[path.strip()] = float(value)
+        except ValueError:
+            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. defaults.cash_months=6") from None
+        if not eq or not path.strip():
+            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. defaults.cash_months=6")
+    return out
+
+
 def run_metadata(model, args) -> dict[str, str]:
     """Provenance stored in the parquet file's metadata."""
     import mesa
@@ -389,6 +411,7 @@ def run_metadata(model, args) -> dict[str, str]:
         "seed": str(model.seed),
         "events": json.dumps([e.__dict__ for e in model.events]),
         "dumping": str(model.dumping_enabled),
+        "overrides": json.dumps(_overrides(getattr(args, "set", []))),
         "command": " ".join(sys.argv),
     }
 

@@ -254,3 +254,22 @@ def test_robustness_cli_shares_and_prim(tmp_path, capsys):
     assert "--require" in capsys.readouterr().err
     assert main(["robustness", str(out), "--require", "colour>1"]) == 2
     assert main(["robustness", str(out)]) == 2
+
+
+def test_a_design_row_reruns_alone_from_the_cli(design, capsys):
+    """blocsim run --seed SEED --set PATH=VALUE ... reproduces a design's row."""
+    spec = design.runs()[5]
+    row, _ = execute_run(spec)
+    argv = ["run", "--scenario", SMALL, "--members", ",".join(spec.members), "--floor", str(spec.floor)]
+    argv += ["--instrument", spec.instrument, "--seed", str(spec.seed), "--steps", str(spec.steps), "--json"]
+    argv += ["--dumping", "on" if spec.dumping else "off"]
+    for event in spec.events:
+        argv += ["--event", event]
+    for path, value in spec.overrides:
+        argv += ["--set", f"{path}={value!r}"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["price_bloc_mean"] == row["price_bloc_mean"]
+    assert summary["fiscal_cost"] == row["fiscal_cost"]
+    assert main(["run", "--steps", "12", "--set", "defaults.cash_months"]) == 2
