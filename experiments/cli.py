@@ -25,6 +25,9 @@ examples:
   blocsim sweep experiments/configs/membership_floor.toml --out results/mf --workers 2
   blocsim sweep experiments/configs/membership_floor.toml --out results/mf --backend dask --scheduler tcp://host:8786
   blocsim plot results/mf
+  blocsim sweep experiments/configs/morris_quick.toml --out results/morris --workers 2
+  blocsim sensitivity results/morris
+  blocsim robustness results/morris --require 'member_capacity_retained>=1' --require 'fiscal_cost<5e9'
 """
 
 def _summary_label(key: str) -> tuple[str, str]:
@@ -138,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     run.add_argument("--out", type=Path, default=None, help="write the per-step table to this parquet file")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="override a scenario number, repeatable: defaults.cash_months=6, countries.US.mining.fixed_cost=5 "
+        "(the u.* columns of a design's runs.parquet; docs/uncertainty.md)",
+    )
 
     sweep = sub.add_parser(
         "sweep",
@@ -178,11 +189,136 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
     plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
     plot.add_argument("--no-progress", action="store_true", help="do not list figures as they are written")
+    add_uncertainty_parsers(sub)
     return parser
 
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def add_uncertainty_parsers(sub) -> None:
+    """``blocsim sensitivity`` and ``blocsim robustness``: analyses of a design's results (docs/uncertainty.md)."""
+    sens = sub.add_parser(
+        "sensitivity",
+        help="Sobol indices or Morris screening of a design's results",
+        description="Sobol first-order and total indices (sobol designs) or Morris mu*, sigma (morris designs) of "
+        "each metric w.r.t. each uncertain parameter, per policy cell and pooled over cells, with bootstrap 95% "
+        "intervals. Writes OUT/sensitivity.parquet, .csv and .png (OUT defaults to RESULTS/sensitivity) and says "
+        "how many runs the indices rest on and whether that is enough.",
+    )
+    sens.add_argument("results", type=Path, help="a results directory written by blocsim sweep for a [design]")
+    sens.add_argument("--metrics", default=None, help="comma-separated metrics (default: all)")
+    sens.add_argument("--figure-metrics", default=None, help="comma-separated metrics to plot (default: key ones)")
+    sens.add_argument(
+        "--resamples",
+        type=_number("--resamples", int, 10, "a whole number >= 10"),
+        default=1000,
+        help="bootstrap resamples for the intervals (default: %(default)s)",
+    )
+    sens.add_argument("--out", type=Path, default=None, help="output directory (default: RESULTS/sensitivity)")
+
+    rob = sub.add_parser(
+        "robustness",
+        help="share of sampled futures in which each policy meets thresholds; PRIM boxes where it fails",
+        description="For each policy (membership, floor, instrument) the share of the design's futures in which "
+        "it meets every --require threshold, with a figure, and PRIM boxes (scenario discovery) describing the "
+        "futures where it fails. Writes OUT/robustness.{parquet,csv,png} and OUT/prim_boxes.{parquet,csv} "
+        "(OUT defaults to RESULTS/robustness).",
+    )
+    rob.add_argument("results", type=Path, help="a results directory written by blocsim sweep for a [design]")
+    rob.add_argument(
+        "--require",
+        action="append",
+        default=[],
+        metavar="METRIC>=VALUE",
+        help="a threshold a policy must meet, repeatable: 'member_capacity_retained>=1', "
+        "'fiscal_cost<5e9' (operators >=, <=, >, <, ==)",
+    )
+    rob.add_argument("--no-prim", action="store_true", help="skip scenario discovery")
+    rob.add_argument(
+        "--threshold",
+        type=_number("--threshold", float, 0.0, "a share between 0 and 1"),
+        default=0.8,
+        help="PRIM: the density a box should reach (default: %(default)s)",
+    )
+    rob.add_argument(
+        "--max-boxes",
+        type=_number("--max-boxes", int, 1, "a whole number >= 1"),
+        default=2,
+        help="PRIM: boxes per policy (default: %(default)s)",
+    )
+    rob.add_argument("--out", type=Path, default=None, help="output directory (default: RESULTS/robustness)")
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from experiments.sensitivity import load_design_results, plot_cells, plot_sensitivity, sensitivity, summary
+    from experiments.storage import write_parquet
+
+    _, manifest = load_design_results(args.results)
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    table = sensitivity(args.results, metrics=metrics, resamples=args.resamples)
+    out = args.out or args.results / "sensitivity"
+    out.mkdir(parents=True, exist_ok=True)
+    write_parquet(table, out / "sensitivity.parquet")
+    table.to_csv(out / "sensitivity.csv", index=False)
+    fig_metrics = [m.strip() for m in args.figure_metrics.split(",")] if args.figure_metrics else None
+    fig = plot_sensitivity(table, out / "sensitivity.png", fig_metrics)
+    cells_fig = plot_cells(table, out / "sensitivity_cells.png", fig_metrics)
+    print(summary(table, manifest))
+    pooled = table[(table["cell"] == "pooled") & (table["note"] == "")]
+    key = "ST" if manifest["design"]["kind"] == "sobol" else "mu_star"
+    for metric, d in pooled.groupby("metric", sort=False):
+        top = d.sort_values(key, ascending=False).head(3)
+        print(f"  {metric}: " + ", ".join(f"{r.parameter} {key}={getattr(r, key):.3g}" for r in top.itertuples()))
+    for f in (out / "sensitivity.parquet", out / "sensitivity.csv", fig, cells_fig):
+        print(f)
+    return 0
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from experiments.robustness import plot_robustness, robustness
+    from experiments.storage import write_parquet
+
+    from model.scenario import ScenarioError
+
+    if args.threshold > 1:
+        raise ScenarioError("--threshold", args.threshold, "must be a share between 0 and 1")
+    table, boxes, info = robustness(
+        args.results, args.require, prim=not args.no_prim, threshold=args.threshold, max_boxes=args.max_boxes
+    )
+    out = args.out or args.results / "robustness"
+    out.mkdir(parents=True, exist_ok=True)
+    write_parquet(table, out / "robustness.parquet")
+    table.to_csv(out / "robustness.csv", index=False)
+    files = [out / "robustness.parquet", out / "robustness.csv", plot_robustness(table, info, out / "robustness.png")]
+    if not args.no_prim:
+        write_parquet(boxes, out / "prim_boxes.parquet")
+        boxes.to_csv(out / "prim_boxes.csv", index=False)
+        files += [out / "prim_boxes.parquet", out / "prim_boxes.csv"]
+    pcols = info["policy_columns"]
+    print(
+        f"robustness: {len(table)} policies x {info['futures_per_policy']} futures ({info['runs']} runs, "
+        f"{info['errors']} failed with an error and left out); meets all of: {' and '.join(args.require)}"
+    )
+    for r in table.sort_values("share", ascending=False).itertuples():
+        policy = ", ".join(f"{c}={getattr(r, c)}" for c in pcols)
+        print(f"  {policy}: {r.share:.0%} [{r.share_low:.0%}, {r.share_high:.0%}] of {r.futures}")
+    if len(boxes) and "coverage" in boxes:
+        print(
+            "where policies fail (PRIM boxes; coverage = share of the policy's failures inside, density = "
+            "share of the box's futures that fail):"
+        )
+        for b, d in list(boxes[boxes["box"] > 0].groupby([*pcols, "box"], sort=False))[:10]:
+            lims = "; ".join(f"{r.low:.3g} <= {r.parameter} <= {r.high:.3g}" for r in d.itertuples())
+            r0 = d.iloc[0]
+            print(
+                f"  {', '.join(map(str, b[:-1]))} box {b[-1]}: {lims} "
+                f"(coverage {r0.coverage:.0%}, density {r0.density:.0%}, mass {r0.mass:.0%})"
+            )
+    for f in files:
+        print(f)
+    return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -257,7 +393,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.out is not None:
         check_out_file(args.out)
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, overrides=_overrides(args.set))
     options = validate_run(
         scenario,
         members=args.members,
@@ -285,6 +421,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _overrides(items: list[str]) -> dict[str, float]:
+    """``--set PATH=VALUE`` pairs as scenario overrides."""
+    from model.scenario import ScenarioError
+
+    out = {}
+    for item in items:
+        path, eq, value = item.partition("=")
+        try:
+            out[path.strip()] = float(value)
+        except ValueError:
+            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. defaults.cash_months=6") from None
+        if not eq or not path.strip():
+            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. defaults.cash_months=6")
+    return out
+
+
 def run_metadata(model, args) -> dict[str, str]:
     """Provenance stored in the parquet file's metadata."""
     import mesa
@@ -303,6 +455,7 @@ def run_metadata(model, args) -> dict[str, str]:
         "seed": str(model.seed),
         "events": json.dumps([e.__dict__ for e in model.events]),
         "dumping": str(model.dumping_enabled),
+        "overrides": json.dumps(_overrides(getattr(args, "set", []))),
         "command": " ".join(sys.argv),
     }
 
@@ -352,7 +505,13 @@ def format_summary(model, summary: dict[str, float]) -> str:
     return "\n".join(lines)
 
 
-COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "plot": cmd_plot}
+COMMANDS = {
+    "run": cmd_run,
+    "sweep": cmd_sweep,
+    "plot": cmd_plot,
+    "sensitivity": cmd_sensitivity,
+    "robustness": cmd_robustness,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

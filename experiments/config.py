@@ -258,6 +258,10 @@ def _whole(data: dict[str, Any], key: str, default: Any, lo: int, hi: int) -> in
 def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
     if not isinstance(data, dict):
         raise ExperimentError("experiment", data, "must be a table")
+    if "design" in data or "uncertain" in data:  # a design over uncertain parameters: experiments/designs.py
+        from experiments.designs import design_experiment
+
+        return design_experiment(data, text)
     for key in data:
         if key not in TOP_KEYS:
             raise ExperimentError(key, data[key], f"unknown key (known: {', '.join(TOP_KEYS)})")

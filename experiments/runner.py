@@ -59,6 +59,25 @@ def _scenario(name: str):
     return load_scenario(name)
 
 
+@lru_cache(maxsize=8)
+def _raw(name: str) -> dict[str, Any]:
+    """A scenario's parsed TOML, its [uncertain] table checked and set aside."""
+    from model.uncertainty import raw_scenario, strip_uncertain
+
+    return strip_uncertain(raw_scenario(name))
+
+
+def _scenario_for(spec: RunSpec):
+    """The run's scenario: the named one, with a design's parameter values applied (experiments/designs.py)."""
+    overrides = getattr(spec, "overrides", ())
+    if not overrides:
+        return _scenario(spec.scenario)
+    from model.scenario import scenario_from_dict
+    from model.uncertainty import apply
+
+    return scenario_from_dict(apply(_raw(spec.scenario), dict(overrides)))
+
+
 def _row(spec: RunSpec) -> dict[str, Any]:
     """A run's identity and grid parameters: the first columns of its row."""
     return {
@@ -86,7 +105,7 @@ def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
     series = None
     try:
         model = BlocModel(
-            _scenario(spec.scenario),
+            _scenario_for(spec),
             members=list(spec.members),
             floor=spec.floor,
             instrument=spec.instrument,

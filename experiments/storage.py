@@ -505,6 +505,8 @@ class ResultStore:
                 "pid": os.getpid(),
             }
         )
+        if getattr(self.experiment, "design_info", None):  # a design over uncertain parameters
+            m["design"] = self.experiment.design_info
         m.setdefault("started", now)
         m.pop("finished", None)
         session = {"started": now, "backend": backend, "workers": workers, "git_commit": git["commit"]}

@@ -601,8 +601,10 @@ def _read_toml(field_name: str, path: Path, shown: Any, error=None) -> tuple[dic
         raise error(field_name, shown, f"is not valid TOML: {exc}") from None
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Load and validate a scenario by shipped name (e.g. ``"rare_earths"``) or TOML path."""
+def load_scenario(name_or_path: str | Path, overrides: dict[str, float] | None = None) -> Scenario:
+    """Load and validate a scenario by shipped name (e.g. ``"rare_earths"``) or TOML path.
+
+    ``overrides`` maps dotted parameter paths to values (``model/uncertainty.py``)."""
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
         raise ScenarioError(
             "scenario", name_or_path, f"must be a shipped scenario name ({', '.join(scenario_names())}) or a .toml path"
@@ -617,6 +619,10 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     elif not path.exists():
         raise ScenarioError("scenario", str(name_or_path), "file not found")
     data, _ = _read_toml("scenario", path, str(name_or_path))
+    if overrides:
+        from model.uncertainty import prepare
+
+        data = prepare(data, overrides)
     return scenario_from_dict(data)
 
 
@@ -646,6 +652,10 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     """Build and validate a scenario from parsed TOML."""
     if not isinstance(data, dict):
         raise ScenarioError("scenario", data, "must be a table")
+    if "uncertain" in data:  # ranges of uncertain parameters: checked, then set aside (model/uncertainty.py)
+        from model.uncertainty import strip_uncertain
+
+        data = strip_uncertain(data)
     known = {f.name for f in fields(Scenario)}
     for key in data:
         if key not in known:
