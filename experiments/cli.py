@@ -168,7 +168,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
     plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
+
+    app = sub.add_parser(
+        "app",
+        help="open the interactive model page (Mesa SolaraViz; needs the app extra)",
+        description="Serve the interactive model page (experiments/app.py, Mesa's SolaraViz) with `solara run`: "
+        'controls, step/run/reset, live plots and the run\'s summary. Needs: pip install -e ".[app]"',
+    )
+    app.add_argument("--host", default="localhost", help="host to listen on (default: %(default)s)")
+    app.add_argument("--port", type=int, default=8765, help="port (default: %(default)s; 0 = any free port)")
+    app.add_argument("--no-open", action="store_true", help="do not open a browser")
     return parser
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Serve experiments/app.py with `solara run` (solara and Mesa's visualization are imported only there)."""
+    import importlib.util
+    import subprocess
+
+    missing = [m for m in ("solara", "altair") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f'blocsim: error: the app needs {", ".join(missing)}: install the app extra, pip install -e ".[app]"',
+            file=sys.stderr,
+        )
+        return 2
+    page = Path(__file__).with_name("app.py")
+    cmd = [sys.executable, "-m", "solara", "run", str(page), "--host", args.host, "--port", str(args.port)]
+    cmd += ["--production", "--no-open" if args.no_open else "--open"]
+    return subprocess.call(cmd)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -325,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "plot":
             return cmd_plot(args)
+        if args.command == "app":
+            return cmd_app(args)
     except BlocsimError as exc:
         print(f"blocsim: error: {exc}", file=sys.stderr)
         return 2
