@@ -19,11 +19,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
+from html import escape
 
-import altair as alt
 import numpy as np
-import pandas as pd
 import solara
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 
 from model.model import BlocModel
@@ -269,25 +270,26 @@ def summary_rows(model: BlocModel) -> list[tuple[str, str, str]]:
 
 
 # ------------------------------------------------------------------ components
-def _chart(title: str, unit: str, lines: dict[str, np.ndarray], floor: float | None = None) -> alt.Chart:
-    n = max((len(v) for v in lines.values()), default=0)
-    frame = pd.DataFrame({"month": np.arange(n), **{k: v for k, v in lines.items()}})
-    long = frame.melt("month", var_name="series", value_name="value").dropna()
-    base = alt.Chart(long, title=title)
-    chart = base.mark_line().encode(
-        x=alt.X("month:Q", title="month", scale=alt.Scale(domainMin=0)),
-        y=alt.Y("value:Q", title=unit),
-        color=alt.Color("series:N", title=None, sort=list(lines), legend=alt.Legend(orient="bottom", columns=2)),
-        tooltip=[alt.Tooltip("month:Q"), alt.Tooltip("series:N"), alt.Tooltip("value:Q", format=",.2f", title=unit)],
-    )
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
+
+
+def figure(title: str, unit: str, lines: dict[str, np.ndarray], floor: float | None = None) -> Figure:
+    """A small matplotlib figure of one plot (drawn on the server, as Mesa's plot components are)."""
+    fig = Figure(figsize=(5.6, 3.4), dpi=80)  # fixed margins: a layout engine would double the drawing time
+    ax = fig.add_axes((0.13, 0.14, 0.84, 0.77))
+    for (name, values), color in zip(lines.items(), itertools.cycle(COLORS)):
+        ax.plot(np.arange(len(values)), values, label=name, color=color, lw=1.4)
     if floor:
-        rule = (
-            alt.Chart(pd.DataFrame({"floor": [floor]}))
-            .mark_rule(strokeDash=[4, 4], color="gray")
-            .encode(y="floor:Q", tooltip=[alt.Tooltip("floor:Q", title="floor, $/kg")])
-        )
-        chart = alt.layer(chart, rule)
-    return chart.properties(width=380, height=190)
+        ax.axhline(floor, color="gray", ls="--", lw=1, label=f"floor ({floor:g} $/kg)")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("month")
+    ax.set_ylabel(unit)
+    ax.set_xlim(left=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    if lines or floor:
+        ax.legend(fontsize=7, loc="upper left", frameon=False)
+    return fig
 
 
 def make_plot(title: str) -> Callable:
@@ -296,7 +298,7 @@ def make_plot(title: str) -> Callable:
     def component(model: BlocModel):
         unit, lines = plot_series(model, title)
         floor = model.authority.floor if title == "Refined (oxide) price" and model.authority.floor > 0 else None
-        return solara.FigureAltair(_chart(title, unit, lines, floor))
+        return solara.FigureMatplotlib(figure(title, unit, lines, floor), format="png")
 
     component.__name__ = f"Plot {title}"
     return component
@@ -308,14 +310,21 @@ def SummaryTable(model: BlocModel):
     members = ", ".join(model.members) or "none (no bloc)"
     floor = model.authority.floor
     policy = f"floor {floor:g} $/kg via {'+'.join(sorted(model.authority.instruments))}" if floor > 0 else "no floor"
-    head = (
-        f"**{model.config.name}**, month {model.recorder.n} of {model.horizon} · members: {members} · {policy} · "
+    head = escape(
+        f"{model.config.name}: month {model.recorder.n} of {model.horizon} · members: {members} · {policy} · "
         f"dumping {'on' if model.dumping_enabled else 'off'}"
     )
     if not rows:
-        return solara.Markdown(head + "\n\nStep the model to see its summary.")
-    table = "\n".join(f"| {label} | {value} | {unit} |" for label, value, unit in rows)
-    return solara.Markdown(f"{head}\n\n| metric | value | unit |\n|---|---:|---|\n{table}")
+        return solara.HTML(tag="div", unsafe_innerHTML=f"<p>{head}</p><p>Step the model to see its summary.</p>")
+    body = "".join(
+        f"<tr><td>{escape(label)}</td><td style='text-align:right'>{escape(value)}</td><td>{escape(unit)}</td></tr>"
+        for label, value, unit in rows
+    )
+    return solara.HTML(
+        tag="div",
+        unsafe_innerHTML=f"<p>{head}</p><table class='blocsim-summary'>"
+        f"<tr><th>metric</th><th>value</th><th>unit</th></tr>{body}</table>",
+    )
 
 
 COMPONENTS = [*(make_plot(t) for t in PLOTS), SummaryTable]

@@ -184,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_app(args: argparse.Namespace) -> int:
     """Serve experiments/app.py with `solara run` (solara and Mesa's visualization are imported only there)."""
     import importlib.util
+    import os
     import subprocess
 
     missing = [m for m in ("solara", "altair") if importlib.util.find_spec(m) is None]
@@ -195,8 +196,12 @@ def cmd_app(args: argparse.Namespace) -> int:
         return 2
     page = Path(__file__).with_name("app.py")
     cmd = [sys.executable, "-m", "solara", "run", str(page), "--host", args.host, "--port", str(args.port)]
-    cmd += ["--production", "--no-open" if args.no_open else "--open"]
-    return subprocess.call(cmd)
+    cmd += ["--production", "--no-check-version", "--no-open" if args.no_open else "--open"]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}  # no usage reports from a research tool
+    if os.name == "posix":  # become the server: Ctrl-C and kill reach it directly
+        sys.stdout.flush()
+        os.execve(sys.executable, cmd, env)
+    return subprocess.call(cmd, env=env)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
