@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from html import escape
 
 import numpy as np
 import solara
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 
@@ -273,32 +275,61 @@ def summary_rows(model: BlocModel) -> list[tuple[str, str, str]]:
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f")
 
 
-def figure(title: str, unit: str, lines: dict[str, np.ndarray], floor: float | None = None) -> Figure:
-    """A small matplotlib figure of one plot (drawn on the server, as Mesa's plot components are)."""
-    fig = Figure(figsize=(5.6, 3.4), dpi=80)  # fixed margins: a layout engine would double the drawing time
-    ax = fig.add_axes((0.13, 0.14, 0.84, 0.77))
-    for (name, values), color in zip(lines.items(), itertools.cycle(COLORS)):
-        ax.plot(np.arange(len(values)), values, label=name, color=color, lw=1.4)
-    if floor:
-        ax.axhline(floor, color="gray", ls="--", lw=1, label=f"floor ({floor:g} $/kg)")
-    ax.set_title(title, fontsize=10)
-    ax.set_xlabel("month")
-    ax.set_ylabel(unit)
-    ax.set_xlim(left=0)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.grid(alpha=0.3)
-    if lines or floor:
-        ax.legend(fontsize=7, loc="upper left", frameon=False)
-    return fig
+class LivePlot:
+    """One plot's matplotlib figure, kept for the model's lifetime; each redraw only updates its lines.
+
+    Drawn on the server as Mesa's plot components are; building a figure's axes and ticks anew costs
+    more than drawing it, so the page builds each figure once per model.
+    """
+
+    def __init__(self, title: str) -> None:
+        self.fig = Figure(figsize=(5.6, 3.4), dpi=80)
+        self.ax = self.fig.add_axes((0.13, 0.14, 0.84, 0.77))  # fixed margins: a layout engine is slower
+        self.ax.set_title(title, fontsize=10)
+        self.ax.set_xlabel("month")
+        self.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        self.ax.grid(alpha=0.3)
+        self.lines: dict[str, Line2D] = {}
+        self.floor: Line2D | None = None
+
+    def update(self, unit: str, lines: dict[str, np.ndarray], floor: float | None = None) -> Figure:
+        ax = self.ax
+        changed = False
+        for name, values in lines.items():
+            if name not in self.lines:
+                (self.lines[name],) = ax.plot([], [], label=name, color=COLORS[len(self.lines) % len(COLORS)], lw=1.4)
+                changed = True
+            self.lines[name].set_data(np.arange(len(values)), values)
+        if floor and self.floor is None:
+            self.floor = ax.axhline(floor, color="gray", ls="--", lw=1, label=f"floor ({floor:g} $/kg)")
+            changed = True
+        ax.set_ylabel(unit)
+        n = max((len(v) for v in lines.values()), default=0)
+        ax.set_xlim(0, max(n - 1, 1))
+        ax.relim()
+        ax.autoscale_view(scalex=False)
+        if changed:
+            ax.legend(fontsize=7, loc="upper left", frameon=False)
+        return self.fig
+
+
+_LIVE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {title: LivePlot}
+
+
+def figure(model: BlocModel, title: str) -> Figure:
+    """The figure of ``PLOTS[title]`` for this model, updated to its last step."""
+    plots = _LIVE.setdefault(model, {})
+    live = plots.get(title) or plots.setdefault(title, LivePlot(title))
+    unit, lines = plot_series(model, title)
+    floor = model.authority.floor if title == "Refined (oxide) price" and model.authority.floor > 0 else None
+    return live.update(unit, lines, floor)
 
 
 def make_plot(title: str) -> Callable:
     """A SolaraViz component (a function of the model) drawing ``PLOTS[title]``."""
 
     def component(model: BlocModel):
-        unit, lines = plot_series(model, title)
-        floor = model.authority.floor if title == "Refined (oxide) price" and model.authority.floor > 0 else None
-        return solara.FigureMatplotlib(figure(title, unit, lines, floor), format="png")
+        return solara.FigureMatplotlib(figure(model, title), format="png", dependencies=[model, model.steps])
 
     component.__name__ = f"Plot {title}"
     return component
