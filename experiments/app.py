@@ -283,8 +283,8 @@ class LivePlot:
     """
 
     def __init__(self, title: str) -> None:
-        self.fig = Figure(figsize=(5.6, 3.4), dpi=80)
-        self.ax = self.fig.add_axes((0.13, 0.14, 0.84, 0.77))  # fixed margins: a layout engine is slower
+        self.fig = Figure(figsize=(5.6, 3.8), dpi=80)
+        self.ax = self.fig.add_axes((0.13, 0.32, 0.84, 0.61))  # fixed margins: a layout engine is slower
         self.ax.set_title(title, fontsize=10)
         self.ax.set_xlabel("month")
         self.ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -309,7 +309,7 @@ class LivePlot:
         ax.relim()
         ax.autoscale_view(scalex=False)
         if changed:
-            ax.legend(fontsize=7, loc="upper left", frameon=False)
+            ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, frameon=False)
         return self.fig
 
 
@@ -348,7 +348,8 @@ def SummaryTable(model: BlocModel):
     if not rows:
         return solara.HTML(tag="div", unsafe_innerHTML=f"<p>{head}</p><p>Step the model to see its summary.</p>")
     body = "".join(
-        f"<tr><td>{escape(label)}</td><td style='text-align:right'>{escape(value)}</td><td>{escape(unit)}</td></tr>"
+        f"<tr><td>{escape(label)}</td><td style='text-align:right; padding: 0 6px'>{escape(value)}</td>"
+        f"<td>{escape(unit)}</td></tr>"
         for label, value, unit in rows
     )
     return solara.HTML(

@@ -140,7 +140,7 @@ def test_summary_rows_have_units():
 
 
 # ------------------------------------------------------------------ the page, rendered without a browser
-def test_page_steps_and_redraws_quickly():
+def test_page_steps_and_redraws():
     rc = render_page()
     step = rc.find(v.Btn, children=["Step"])
     step.assert_single()
@@ -154,9 +154,11 @@ def test_page_steps_and_redraws_quickly():
     assert "month 5 of 240" in summary_html(rc)
     images = rc.find(ipywidgets.Image).widgets
     assert len(images) >= len(app.PLOTS)
-    median = sorted(times)[len(times) // 2]
-    print(f"step + redraw: median {median * 1000:.0f} ms, all {[round(t * 1000) for t in times]} ms")
-    assert median < 1.0
+    drawn = [w.value for w in images]
+    step.widget.click()
+    assert all(a != b for a, b in zip(drawn, (w.value for w in images), strict=True)), "a plot was not redrawn"
+    # speed is measured in benchmarks/bench_app.py, not asserted here
+    print(f"step + redraw: {[round(t * 1000) for t in times]} ms")
 
 
 def test_floor_and_members_apply_on_reset():
@@ -270,7 +272,6 @@ def test_browser_floor_changes_the_run(server, tmp_path):
 
             do_step(12)
             assert "no floor" in head.first.inner_text()
-            no_floor_price = _summary(page, "bloc oxide price, mean")
             assert _summary(page, "CfD payments") == 0
 
             # a floor of 150 $/kg paid as a CfD: set the slider with the keyboard, Reset, step again
@@ -288,9 +289,9 @@ def test_browser_floor_changes_the_run(server, tmp_path):
             assert "month 12 of 240" in text, text
             assert _summary(page, "CfD payments") > 0
             assert _summary(page, "members' separation capacity at end") > 0
-            print(f"browser: step to redrawn page {redraw * 1000:.0f} ms; bloc price without floor {no_floor_price}")
-            assert redraw < 3.0  # loose: a shared CI machine; measured well under a second here
-            page.wait_for_timeout(500)
+            print(f"browser: Step click to redrawn page {redraw * 1000:.0f} ms")
+            page.set_viewport_size({"width": 1500, "height": 2350})  # the whole page: its plots and the summary
+            page.wait_for_timeout(1000)
             shot = shots / "app.png"
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 20_000
