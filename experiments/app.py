@@ -119,7 +119,7 @@ class AppModel(BlocModel):
         scenario_name: str = DEFAULT_SCENARIO,
         members=DEFAULT_MEMBERS,
         floor: float = 0.0,
-        instrument: str = "levy",
+        instrument: str = INSTRUMENTS[0],
         dumping: bool = True,
         export_kind: str = "none",
         export_start: int = 60,
@@ -134,14 +134,6 @@ class AppModel(BlocModel):
         if not isinstance(members, int):
             order = scenario.bloc.accession_order
             members = [c for c in order if c in set(members)]
-        self.page_params = {
-            "scenario_name": scenario_name,
-            "floor": float(floor),
-            "instrument": instrument,
-            "dumping": bool(dumping),
-            "export_kind": export_kind,
-            "seed": int(seed),
-        }
         super().__init__(
             scenario,
             members=members,
@@ -169,7 +161,7 @@ def model_params(scenario_name: str = DEFAULT_SCENARIO, members=DEFAULT_MEMBERS)
         },
         "instrument": {
             "type": "Select",
-            "value": "levy",
+            "value": INSTRUMENTS[0],
             "values": instrument_choices(),
             "label": "Floor instrument(s)",
         },

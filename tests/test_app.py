@@ -139,6 +139,26 @@ def test_summary_rows_have_units():
     assert all(unit for _, _, unit in rows)
 
 
+def test_cli_app_is_documented_and_help_stays_light(capsys):
+    from experiments.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["app", "--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "--port" in out and "--no-open" in out and "SolaraViz" in out
+    code = (
+        "import sys, contextlib, io\n"
+        "from experiments.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as f, contextlib.suppress(SystemExit):\n"
+        "    main(['--help'])\n"
+        "assert ' app ' in f.getvalue(), f.getvalue()\n"
+        "assert 'solara' not in sys.modules and 'mesa.visualization' not in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+
+
 # ------------------------------------------------------------------ the page, rendered without a browser
 def test_page_steps_and_redraws():
     rc = render_page()
