@@ -1,6 +1,6 @@
 """blocsim's interactive model page, built with Mesa's ``SolaraViz``.
 
-Run it with ``blocsim app`` (or ``solara run experiments/app.py``); it needs the
+Run it with ``blocsim app`` (or ``solara run experiments.app``); it needs the
 ``app`` extra (``pip install -e ".[app]"``). The page follows Mesa's examples:
 a ``SolaraViz`` with model parameters (Mesa's ``UserInputs``: scenario, floor,
 instruments, dumping, one export control, seed), Mesa's controller (Reset, run

@@ -194,8 +194,8 @@ def cmd_app(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    page = Path(__file__).with_name("app.py")
-    cmd = [sys.executable, "-m", "solara", "run", str(page), "--host", args.host, "--port", str(args.port)]
+    # the page as a module (not a file path, which would put experiments/ itself on sys.path)
+    cmd = [sys.executable, "-m", "solara", "run", "experiments.app", "--host", args.host, "--port", str(args.port)]
     cmd += ["--production", "--no-check-version", "--no-open" if args.no_open else "--open"]
     env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}  # no usage reports from a research tool
     if os.name == "posix":  # become the server: Ctrl-C and kill reach it directly
