@@ -215,13 +215,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _browser_or_skip():
+@pytest.fixture
+def browser():
+    """Playwright and the Chromium executable, or a skip that says what is missing."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("playwright (Python) is not installed: pip install -e '.[test,app]'")
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (or set BLOCSIM_CHROMIUM)")
+        pytest.skip(f"no Chromium at {CHROMIUM} or on PATH: apt-get install -y chromium (or set BLOCSIM_CHROMIUM)")
     return sync_playwright, CHROMIUM if os.path.exists(CHROMIUM) else shutil.which("chromium")
 
 
@@ -264,14 +266,14 @@ def _summary(page, label: str) -> float:
     return float(cell.inner_text().replace(",", ""))
 
 
-def test_browser_floor_changes_the_run(server, tmp_path):
-    sync_playwright, chromium = _browser_or_skip()
+def test_browser_floor_changes_the_run(browser, server, tmp_path):
+    sync_playwright, chromium = browser
     shots = Path(os.environ.get("BLOCSIM_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        chrome = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page = chrome.new_page(viewport={"width": 1500, "height": 1000})
             page.goto(server, timeout=90_000)
             step = page.get_by_role("button", name="Step")
             step.wait_for(timeout=90_000)
@@ -316,4 +318,4 @@ def test_browser_floor_changes_the_run(server, tmp_path):
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 20_000
         finally:
-            browser.close()
+            chrome.close()
