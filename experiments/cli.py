@@ -189,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
     plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
     plot.add_argument("--no-progress", action="store_true", help="do not list figures as they are written")
+
+    app = sub.add_parser(
+        "app",
+        help="open the interactive model page (Mesa SolaraViz; needs the app extra)",
+        description="Serve the interactive model page (experiments/app.py, Mesa's SolaraViz) with `solara run`: "
+        'controls, step/run/reset, live plots and the run\'s summary. Needs: pip install -e ".[app]"',
+    )
+    app.add_argument("--host", default="localhost", help="host to listen on (default: %(default)s)")
+    app.add_argument("--port", type=int, default=8765, help="port (default: %(default)s; 0 = any free port)")
+    app.add_argument("--no-open", action="store_true", help="do not open a browser")
     add_uncertainty_parsers(sub)
     return parser
 
@@ -279,7 +289,6 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 def cmd_robustness(args: argparse.Namespace) -> int:
     from experiments.robustness import plot_robustness, robustness
     from experiments.storage import write_parquet
-
     from model.scenario import ScenarioError
 
     if args.threshold > 1:
@@ -319,6 +328,29 @@ def cmd_robustness(args: argparse.Namespace) -> int:
     for f in files:
         print(f)
     return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Serve experiments/app.py with `solara run` (solara and Mesa's visualization are imported only there)."""
+    import importlib.util
+    import os
+    import subprocess
+
+    missing = [m for m in ("solara", "altair") if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f'blocsim: error: the app needs {", ".join(missing)}: install the app extra, pip install -e ".[app]"',
+            file=sys.stderr,
+        )
+        return 2
+    # the page as a module (not a file path, which would put experiments/ itself on sys.path)
+    cmd = [sys.executable, "-m", "solara", "run", "experiments.app", "--host", args.host, "--port", str(args.port)]
+    cmd += ["--production", "--no-check-version", "--no-open" if args.no_open else "--open"]
+    env = {**os.environ, "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False"}  # no usage reports from a research tool
+    if os.name == "posix":  # become the server: Ctrl-C and kill reach it directly
+        sys.stdout.flush()
+        os.execve(sys.executable, cmd, env)
+    return subprocess.call(cmd, env=env)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -511,6 +543,7 @@ COMMANDS = {
     "plot": cmd_plot,
     "sensitivity": cmd_sensitivity,
     "robustness": cmd_robustness,
+    "app": cmd_app,
 }
 
 
