@@ -29,13 +29,13 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from mesa.visualization import SolaraViz
 
+from agents.instruments import INSTRUMENTS as _REGISTRY
+from experiments.cli import _summary_label
+from experiments.metrics import METRICS
 from model.model import BlocModel
 from model.scenario import Event, load_scenario, scenario_names
 
-try:  # the model's instruments; fall back to the three the page was written for
-    from agents.authority import INSTRUMENTS
-except ImportError:  # pragma: no cover - depends on the model version
-    INSTRUMENTS = ("levy", "cfd", "buffer")
+INSTRUMENTS: tuple[str, ...] = tuple(_REGISTRY)  # the registered floor instruments, by name
 
 DEFAULT_SCENARIO = "rare_earths"
 DEFAULT_MEMBERS = 3  # first k of the accession order (EU, US, JP in rare_earths), as the CLI's default
@@ -53,46 +53,65 @@ SERIES: dict[str, tuple[str | tuple[str, str], str]] = {
     "world concentrate": ("price_world_concentrate", "$/kg"),
     "members' share": (("supply_bloc_member", "supply_bloc"), "%"),
     "dominant supplier's share": (("supply_bloc_dominant", "supply_bloc"), "%"),
-    "joint stockpile's share": (("supply_bloc_authority", "supply_bloc"), "%"),
+    "authority stock's share": (("supply_bloc_authority", "supply_bloc"), "%"),
+    "leaked through third countries": (("leakage_bloc", "supply_bloc"), "%"),
     "members' on-line separation": ("online_refining_member", "t/month"),
     "members' installed separation": ("capacity_refining_member", "t/month"),
     "members' installed mining": ("capacity_mining_member", "t/month"),
     "unmet bloc": ("unmet_bloc", "t/month"),
     "unmet home": ("unmet_home", "t/month"),
     "unmet world": ("unmet_world", "t/month"),
-    "authority's joint stock": ("stock_authority", "t"),
+    "authority's stock": ("stock_authority", "t"),
     "member consumers' stocks": ("stock_consumers_bloc", "t"),
+    "traders' stocks, bloc": ("stock_traders_bloc", "t"),
+    "traders' stocks, elsewhere": ("stock_traders_other", "t"),
     "other consumers' stocks": ("stock_consumers_other", "t"),
     "refiners' unsold stock": ("inventory_refiners", "t"),
     "levy revenue": ("levy_revenue", "$/month"),
     "CfD paid": ("cfd_paid", "$/month"),
-    "stockpile purchases": ("buffer_spend", "$/month"),
-    "stockpile sales": ("buffer_income", "$/month"),
+    "buffer purchases": ("buffer_spend", "$/month"),
+    "buffer sales": ("buffer_income", "$/month"),
+    "procurement purchases": ("procurement_spend", "$/month"),
+    "procurement sales": ("procurement_income", "$/month"),
+    "net fiscal cost": ("fiscal_net", "$/month"),
 }
 
 # The plots: title -> names in SERIES (all of one unit). The floor is drawn on the refined price.
+UNMET_PLOT = "Unmet demand (at the normal price)"
 PLOTS: dict[str, tuple[str, ...]] = {
     "Refined (oxide) price": ("bloc refined", "home refined", "world refined"),
     "Concentrate price": ("bloc concentrate", "home concentrate", "world concentrate"),
-    "Share of bloc supply": ("members' share", "dominant supplier's share", "joint stockpile's share"),
+    "Share of bloc supply": (
+        "members' share",
+        "dominant supplier's share",
+        "authority stock's share",
+        "leaked through third countries",
+    ),
     "Members' capacity": ("members' on-line separation", "members' installed separation", "members' installed mining"),
-    "Unmet essential demand": ("unmet bloc", "unmet home", "unmet world"),
+    UNMET_PLOT: ("unmet bloc", "unmet home", "unmet world"),
     "Stockpiles": (
-        "authority's joint stock",
+        "authority's stock",
         "member consumers' stocks",
+        "traders' stocks, bloc",
+        "traders' stocks, elsewhere",
         "other consumers' stocks",
         "refiners' unsold stock",
     ),
-    "Authority's budget flows": ("levy revenue", "CfD paid", "stockpile purchases", "stockpile sales"),
+    "Authority's budget flows": (
+        "levy revenue",
+        "CfD paid",
+        "buffer purchases",
+        "buffer sales",
+        "procurement purchases",
+        "procurement sales",
+        "net fiscal cost",
+    ),
 }
 # display scaling of a unit: unit -> (factor, axis unit)
 SCALE = {"$/month": (1e-6, "M$/month"), "$": (1e-9, "bn $")}
 
 # summary metrics: key -> (label, unit); keys the summary lacks are skipped, new keys are shown as they come
-try:
-    from experiments.cli import SUMMARY_LABELS
-except ImportError:  # pragma: no cover - depends on the CLI version
-    SUMMARY_LABELS = {}
+SUMMARY_LABELS = {key: _summary_label(key) for key in METRICS}
 
 
 def instrument_choices(instruments: Sequence[str] = INSTRUMENTS) -> list[str]:
@@ -220,7 +239,7 @@ def plot_series(model: BlocModel, title: str) -> tuple[str, dict[str, np.ndarray
     """One plot's axis label (with unit) and its lines, name -> values by month (scaled to the axis unit)."""
     names = list(PLOTS[title])
     series = {n: SERIES[n] for n in names}
-    if title == "Unmet essential demand":  # new unmet_* columns (e.g. by end use) join in, unit from the recorder
+    if title == UNMET_PLOT:  # new unmet_* columns (e.g. by end use) join in, unit from the recorder
         mapped = {c for c, _ in SERIES.values() if isinstance(c, str)}
         units = _recorder_units()
         for column in model.datacollector.model_vars:
@@ -332,7 +351,7 @@ def SummaryTable(model: BlocModel):
     rows = summary_rows(model)
     members = ", ".join(model.members) or "none (no bloc)"
     floor = model.authority.floor
-    policy = f"floor {floor:g} $/kg via {'+'.join(sorted(model.authority.instruments))}" if floor > 0 else "no floor"
+    policy = f"floor {floor:g} $/kg via {'+'.join(sorted(model.authority.names))}" if floor > 0 else "no floor"
     head = escape(
         f"{model.config.name}: month {model.recorder.n} of {model.horizon} · members: {members} · {policy} · "
         f"dumping {'on' if model.dumping_enabled else 'off'}"

@@ -31,14 +31,13 @@ examples:
 """
 
 def _summary_label(key: str) -> tuple[str, str]:
-    """(label, unit) of a summary metric, from ``experiments.metrics.METRICS`` (one place)."""
-    from experiments.metrics import METRICS
+    """(label, unit) of a summary metric, from ``experiments.metrics`` (one place)."""
+    from experiments.metrics import METRICS, UNITS
 
-    text = METRICS.get(key, key)
-    label, _, unit = text.rpartition(", ")
-    if unit in ("$", "$/kg", "t/month", "months"):
-        return label, unit
-    return text, ""
+    label = METRICS.get(key, key)
+    unit = UNITS.get(key, "")
+    suffix = f", {unit}"
+    return (label[: -len(suffix)] if label.endswith(suffix) else label), unit
 
 
 def _number(flag: str, kind: type, minimum: float, what: str):
@@ -529,8 +528,12 @@ def format_summary(model, summary: dict[str, float]) -> str:
             text = "n/a"
         elif unit == "$":
             text = f"{value / 1e9:,.2f} bn $"
-        elif unit == "":
-            text = f"{value:.1%}" if "share" in key else f"{value:,.0f}" if value == int(value) else f"{value:.3g}"
+        elif unit == "share":
+            text = f"{value:.1%}"
+        elif unit in ("count", "0/1"):
+            text = f"{value:,.0f}"
+        elif unit in ("x", "index 0-1", "log points", "months"):
+            text = f"{value:.3g} {unit}" if unit != "index 0-1" else f"{value:.3f}"
         else:
             text = f"{value:,.2f} {unit}"
         lines.append(f"  {label:<{width}}  {text}")

@@ -84,7 +84,7 @@ def test_missing_columns_are_skipped_and_new_unmet_columns_join(monkeypatch):
     model.run(2)
     monkeypatch.setitem(app.SERIES, "unmet bloc", ("unmet_bloc_no_such_column", "t/month"))
     model.datacollector.model_vars["unmet_batteries"] = [1.0, 2.0]  # as the end-use demand will add
-    unit, lines = app.plot_series(model, "Unmet essential demand")
+    unit, lines = app.plot_series(model, app.UNMET_PLOT)
     assert unit == "t/month"
     assert "unmet bloc" not in lines
     np.testing.assert_allclose(lines["batteries"], [1.0, 2.0])
@@ -97,7 +97,7 @@ def test_shares_are_percent_of_bloc_supply():
     c = model.recorder.column
     expected = 100 * c("supply_bloc_member") / c("supply_bloc")
     np.testing.assert_allclose(lines["members' share"], expected)
-    total = lines["members' share"] + lines["dominant supplier's share"] + lines["joint stockpile's share"]
+    total = lines["members' share"] + lines["dominant supplier's share"] + lines["authority stock's share"]
     assert np.all(total <= 100 + 1e-6)
 
 
@@ -197,7 +197,7 @@ def test_floor_and_members_apply_on_reset():
     assert "members: EU, KR" in html
     assert "floor 120 $/kg via cfd" in html
     assert "dumping off" in html
-    assert summary_value(rc, "CfD payments") > 0  # bn $: the CfD pays members up to the floor
+    assert summary_value(rc, "CfD payments net of paybacks") > 0  # bn $: the CfD pays members up to the floor
 
 
 def test_bloc_size_slider_picks_the_first_k():
@@ -294,7 +294,7 @@ def test_browser_floor_changes_the_run(browser, server, tmp_path):
 
             do_step(12)
             assert "no floor" in head.first.inner_text()
-            assert _summary(page, "CfD payments") == 0
+            assert _summary(page, "CfD payments net of paybacks") == 0
 
             # a floor of 150 $/kg paid as a CfD: set the slider with the keyboard, Reset, step again
             slider = page.locator(".v-input", has_text="Price floor on oxide").locator("[role=slider]")
@@ -309,8 +309,8 @@ def test_browser_floor_changes_the_run(browser, server, tmp_path):
             text = head.first.inner_text()
             assert "floor 150 $/kg via cfd" in text, text
             assert "month 12 of 240" in text, text
-            assert _summary(page, "CfD payments") > 0
-            assert _summary(page, "members' separation capacity at end") > 0
+            assert _summary(page, "CfD payments net of paybacks") > 0
+            assert _summary(page, "members' installed separation capacity at the end") > 0
             print(f"browser: Step click to redrawn page {redraw * 1000:.0f} ms")
             page.set_viewport_size({"width": 1500, "height": 2350})  # the whole page: its plots and the summary
             page.wait_for_timeout(1000)
