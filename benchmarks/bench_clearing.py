@@ -118,7 +118,7 @@ def main() -> None:
     small = [(n, t) for n, t in zip(ns, fast, strict=True) if 100 <= n <= 1000]
     if len(small) > 1:
         print(f"\nfitted exponent, 100-1,000 offers: {slope(*zip(*small, strict=True)):.2f}")
-    if len(ns) > 1:
+    if len(ns) > 1 and ns[-1] > 1000:
         print(f"fitted exponent, {ns[0]:,}-{ns[-1]:,} offers: {slope(ns, fast):.2f}")
 
 
