@@ -462,7 +462,7 @@ def clear(
             if t == INF:
                 continue
             target = 2 + k
-            if (seller, k) in caps:
+            if caps.get((seller, k), INF) < INF:
                 target = cap_nodes.get((seller, k), -1)
                 if target < 0:  # cap of zero: route closed
                     continue

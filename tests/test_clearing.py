@@ -42,7 +42,7 @@ def markets(draw, max_segments=4, frictions=True, links=False, graded=False, neg
         for s in sellers:
             for k in range(K):
                 if draw(st.integers(0, 3)) == 0:
-                    caps[(s, k)] = draw(st.integers(0, 15)) * 1.0
+                    caps[(s, k)] = draw(st.one_of(st.integers(0, 15).map(float), st.just(math.inf)))
     routes = []
     if links and K > 1:
         for _ in range(draw(st.integers(0, 4))):
@@ -338,6 +338,13 @@ def test_export_ban_sends_nothing():
     assert r.flows[1][0] == 5  # the bloc buys what it can elsewhere
     assert r.prices[0] == 200  # and the rest is unserved at the top bid
     assert r.fills[0] == 5
+
+
+def test_infinite_cap_is_no_cap():
+    offers = [Offer("CN", 100, 10)]
+    bids = [Bid("EU", 0, 50, 200)]
+    r = clear(1, offers, bids, caps={("CN", 0): math.inf})
+    assert r.fills[0] == 50
 
 
 def test_levy_floor_lifts_landed_price():
