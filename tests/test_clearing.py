@@ -16,17 +16,17 @@ TOL = 1e-6
 
 
 @st.composite
-def markets(draw, max_segments=4, frictions=True, links=False, graded=False, negative=False):
+def markets(draw, max_segments=4, frictions=True, links=False, graded=False, negative=False, size=10):
     """Random clearing instances; values on a coarse grid so that ties occur."""
     K = draw(st.integers(1, max_segments))
     sellers = [f"s{i}" for i in range(draw(st.integers(1, 5)))]
     grid = st.integers(0, 40).map(lambda v: v * 2.5)
     offers = [
         Offer(draw(st.sampled_from(sellers)), draw(st.integers(0, 20)) * 1.0, draw(grid))
-        for _ in range(draw(st.integers(0, 10)))
+        for _ in range(draw(st.integers(0, size)))
     ]
     bids = []
-    for b in range(draw(st.integers(0, 10))):
+    for b in range(draw(st.integers(0, size))):
         price = draw(grid)
         upper = None
         if graded and draw(st.booleans()):
@@ -101,6 +101,13 @@ def test_agrees_with_lp(market):
 @settings(max_examples=300, deadline=None)
 @given(markets(links=True, negative=True))
 def test_agrees_with_lp_links_and_subsidies(market):
+    check_against_lp(market, graded=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(markets(max_segments=5, links=True, negative=True, size=40))
+def test_agrees_with_lp_larger(market):
+    """Bigger instances: many re-routings between segments through the same tranches."""
     check_against_lp(market, graded=False)
 
 
