@@ -579,6 +579,7 @@ def _prices(
     has_bids = [t > -INF for t in top]
     prices = [math.nan] * K
     traded = [has_bids[k] and filled[k] > EPS for k in range(K)]
+    pieces: dict[int, list[tuple[float, float, float]]] | None = None  # (v, u, quantity) per graded segment
     for k in range(K):
         if not traded[k]:
             continue
@@ -590,12 +591,13 @@ def _prices(
         rest = {uv: c for uv, c in arcs.items() if uv not in own}
         hi_s = _bellman_ford(n_core, rest, origin, True)[2 + k]
         lo_s = -_bellman_ford(n_core, rest, origin, False)[2 + k]
-        pieces = [
-            (bid.price, bid.price if bid.upper is None else bid.upper, bid.quantity)
-            for bid in bids
-            if bid.segment == k and bid.quantity > EPS and bid.price >= 0.0
-        ]
-        a, b = _demand_set(pieces, filled[k])
+        if pieces is None:  # the demand curves of the segments priced here, in one pass over the bids
+            pieces = {g: [] for g in range(K) if traded[g] and (g in graded or not _MIDPOINT_SHORTCUT)}
+            for bid in bids:
+                if bid.segment in pieces and bid.quantity > EPS and bid.price >= 0.0:
+                    u = bid.price if bid.upper is None else bid.upper
+                    pieces[bid.segment].append((bid.price, u, bid.quantity))
+        a, b = _demand_set(pieces[k], filled[k])
         low, high = max(a, lo_s), min(b, hi_s)
         if low <= high:
             prices[k] = 0.5 * (low + high)

@@ -76,7 +76,10 @@ def check_against_lp(market, graded):
     lp = clear_lp(K, offers, bids, adders, caps, links)
     assert math.isclose(fast.welfare, lp.welfare, rel_tol=1e-9, abs_tol=1e-6)
     volume = sum(fast.fills)  # the most volume among welfare-maximising allocations
-    assert math.isclose(volume, lp.volume, rel_tol=1e-7, abs_tol=1e-5)
+    # the LP's volume pass may give up 1e-9 x (welfare + price scale) of welfare; on the grid a
+    # path that adds volume but costs welfare costs >= 0.5 $/kg, so it gains at most twice that
+    slack = 2e-9 * (abs(lp.welfare) + 200) + 1e-6
+    assert lp.volume - slack <= volume <= lp.volume + 1e-6
     for k in range(K):
         if not any(b.segment == k and b.quantity > 0 for b in bids):
             assert math.isnan(fast.prices[k])
