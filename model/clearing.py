@@ -526,7 +526,7 @@ def _price_scale(offers: Sequence[Offer], adders: Sequence[Sequence[float]] | No
     """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance."""
     scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
     if adders is not None:
-        for off, row in zip(offers, adders, strict=True):
+        for off, row in zip(offers, adders, strict=False):
             scale = max(scale, max((abs(off.ask + t) for t in row if t != INF), default=0.0))
     return scale
 
