@@ -122,8 +122,8 @@ class Bid:
     upper: float | None = None
 
     def __post_init__(self) -> None:
-        if self.upper is not None and not self.upper >= self.price:
-            raise ValueError(f"bid upper {self.upper} below its price {self.price}")
+        if self.upper is not None and not self.price <= self.upper < math.inf:
+            raise ValueError(f"bid upper {self.upper}: must be finite and >= its price {self.price}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -289,8 +289,9 @@ def test_graded_price_clipped_to_supply_side():
 
 
 def test_bad_upper_rejected():
-    with pytest.raises(ValueError):
-        Bid("x", 0, 1, 10, upper=5)
+    for upper in (5, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            Bid("x", 0, 1, 10, upper=upper)
 
 
 # --- item: links ---------------------------------------------------------------
