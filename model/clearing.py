@@ -22,36 +22,50 @@ equal to a landed ask up to float rounding, takes place).
 Algorithm (``clear``): successive shortest paths on the flow network
 ``S -> tranche -> [seller cap node] -> segment [-> link -> segment] -> bid -> T``:
 start with no trade and push flow along the cheapest residual path from S to
-T (Dijkstra on reduced costs; Johnson potentials from a Bellman-Ford pass, so
-negative adders are fine) while that path's cost is <= tol (1e-9 x the price
-scale). Successive shortest paths give the cheapest flow of each volume, so
-stopping at the first path with positive cost gives the largest volume among
-welfare-maximising flows. Bids of the same segment and price are merged and
-filled pro rata (the rationing rule); so are offers with the same ask and
-landed costs, unless their seller is capped: an allocation never depends on
-the order of the offers.
+T while that path's cost is <= tol (1e-9 x the price scale). Successive
+shortest paths give the cheapest flow of each volume, so stopping at the first
+path of positive cost gives the largest volume among welfare-maximising flows.
+The tranches are contracted away (``_Market``): the searches run on the few
+core nodes (S, T, segments, cap nodes), where the cheapest residual arc between
+two core nodes through any tranche (``S -> j -> y``: a sale; ``x -> j -> y``: a
+re-routing of j's sales from x to y) is the top of a heap per node pair. A
+search is Bellman-Ford on that small graph (so negative adders are fine), and
+one search serves a whole ladder of bids: a new one is needed only when a
+tranche, a route's flow, a cap or a link is used up. Bids of the same segment
+and price are merged and filled pro rata (the rationing rule); so are offers
+with the same ask and landed costs, unless their seller is capped: an
+allocation never depends on the order of the offers.
 
 Prices. Segment prices are duals of the balances; the equilibrium price
 vectors form an interval lattice ``[price_lo, price_hi]`` (``hi[k]``: the
 cheapest way to bring one more unit into k; ``lo[k]``: the most one more
 unit in k is worth; shortest paths in the final residual network, computed
-on the network with the tranche nodes contracted away). The price rule:
+on the same contracted network). The price rule:
 
-* Segment where something trades. A bid with ``upper`` u > v stands for
-  buyers whose valuations are spread evenly on [v, u] (a linear piece of the
-  inverse demand curve; ``upper=None`` is a vertical step). With ``D_k(p)``
-  the interpolated demand of k and ``Q_k`` the quantity filled in k, the
-  price is the midpoint of ``{p : D_k(p) = Q_k}`` intersected with the
-  supply-side interval ``[lo_s, hi_s]`` (``hi_s``: cheapest landed cost of
-  one more unit into k from offers, links or other segments, but not taken
-  from a bid of k; ``lo_s``: the saving from one unit less), or the nearer
-  end of that interval if the two do not meet. With vertical steps only,
-  ``{p : D_k(p) = Q_k}`` is k's demand-side interval, so this is today's
-  midpoint ``(lo + hi)/2`` of the equilibrium interval. With graded steps
-  the price is continuous in supply and rises strictly with a cut in it,
-  where the midpoint rule jumps between steps. It departs from the LP duals
-  (which see only the step valuations ``price``): it can lie above
-  ``price_hi``, never below ``price_lo``. The allocation is the LP's.
+* Segment where something is bought (graded prices). A bid with ``upper``
+  u > v stands for buyers whose valuations are spread evenly on [v, u] (a
+  linear piece of the inverse demand curve; ``upper=None`` is a vertical
+  step, u = v). Let ``D_k(p) = sum_b q_b * clip((u_b - p)/(u_b - v_b), 0, 1)``
+  be k's interpolated demand (a vertical step: q_b below v_b, anything in
+  [0, q_b] at v_b, 0 above), ``Q_k`` the quantity bought in k, and
+  ``[lo_s, hi_s]`` the supply-side interval: ``hi_s`` the cheapest landed
+  cost of one more unit into k (offers with spare quantity and cap, links,
+  re-routing supply from other segments -- not taking it from a bid of k),
+  ``lo_s`` the saving from one unit less (the dearest supply delivered, or
+  its best use elsewhere). The price is the midpoint of
+  ``{p : D_k(p) = Q_k} & [lo_s, hi_s]``, or the nearer end of ``[lo_s, hi_s]``
+  if the two sets do not meet. With vertical steps only, ``{p : D_k(p) = Q_k}``
+  is k's demand-side interval and the intersection is ``[price_lo,
+  price_hi]``: the rule is the midpoint rule ``(lo + hi)/2``. Why: with
+  vertical steps the midpoint rule makes the price a step function of supply
+  (any cut beyond the top step's width sits at the choke); reading the price
+  off the piecewise-linear curve the steps approximate makes it continuous,
+  and strictly rising as a fixed supply is cut wherever graded steps cover
+  the curve. What it departs from: the allocation (and ``welfare``,
+  ``price_lo``, ``price_hi``) is still the LP's with valuation ``price``; the
+  price is that of the linear curve at the quantity the steps allocate, so it
+  is never below ``price_lo`` but can lie above ``price_hi``, and a filled
+  graded bid may pay more than its ``price``.
 * Segment with bids where nothing is bought: the landed cost of one more
   unit given the traded segments' prices (import parity), but never above its
   highest bid's top (``upper`` or ``price``) -- unless links make one more
@@ -108,8 +122,8 @@ class Bid:
     upper: float | None = None
 
     def __post_init__(self) -> None:
-        if self.upper is not None and not self.upper >= self.price:
-            raise ValueError(f"bid upper {self.upper} below its price {self.price}")
+        if self.upper is not None and not self.price <= self.upper < math.inf:
+            raise ValueError(f"bid upper {self.upper}: must be finite and >= its price {self.price}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +323,8 @@ class _Market:
         push = rung[1]
         spare, flow, eres = self.spare, self.flow, self.eres
         while v != 0:
+            if len(path) > self.n:
+                raise RuntimeError("clearing: a cycle in the shortest-path tree (numerical trouble)")
             u, kind, ref = pred[v]
             if kind == 0:
                 cap = spare[ref]
@@ -390,20 +406,29 @@ def clear(
     K = n_segments
     caps = caps or {}
     _check(K, offers, adders, links)
-    scale = _price_scale(offers, bids, adders, links)
     # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
+    top = [-INF] * K  # each segment's highest bid top (upper, or price)
+    graded: set[int] = set()  # segments with graded bids
     for b, bid in enumerate(bids):
-        if bid.quantity > EPS and bid.price >= 0.0:
-            key = (bid.segment, bid.price)
+        q, v, k = bid.quantity, bid.price, bid.segment
+        if q > EPS and v >= 0.0:
+            key = (k, v)
             group = groups.get(key)
             if group is None:
-                if not 0 <= bid.segment < K:
-                    raise ValueError(f"bid segment {bid.segment} outside 0..{K - 1}")
-                groups[key] = [bid.quantity, [b]]
+                if not 0 <= k < K:
+                    raise ValueError(f"bid segment {k} outside 0..{K - 1}")
+                groups[key] = [q, [b]]
             else:
-                group[0] += bid.quantity
+                group[0] += q
                 group[1].append(b)
+            u = bid.upper
+            if u is not None and u > v:
+                graded.add(k)
+                v = u
+            if v > top[k]:
+                top[k] = v
+    scale = max(_price_scale(offers, adders, links), *top)
     cap_nodes: dict[tuple[str, int], int] = {}
     n_core = 2 + K
     for key, c in caps.items():
@@ -437,7 +462,7 @@ def clear(
             if t == INF:
                 continue
             target = 2 + k
-            if (seller, k) in caps:
+            if caps.get((seller, k), INF) < INF:
                 target = cap_nodes.get((seller, k), -1)
                 if target < 0:  # cap of zero: route closed
                     continue
@@ -475,7 +500,11 @@ def clear(
             for b in members:
                 fills[b] = bids[b].quantity * share
 
-    prices, price_lo, price_hi = _prices(K, bids, fills, net.contract(), n_core, links, link_flows, scale)
+    filled = [0.0] * K
+    for seg, rungs in net.ladder.items():
+        filled[seg - 2] = sum(rung[2] for rung in rungs)
+    arcs = net.contract()
+    prices, price_lo, price_hi = _prices(K, bids, graded, top, filled, arcs, n_core, links, link_flows, scale)
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
@@ -493,19 +522,12 @@ def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | 
             raise ValueError(f"link {link.src}->{link.dst}: cost must be finite and >= 0, capacity >= 0")
 
 
-def _price_scale(
-    offers: Sequence[Offer], bids: Sequence[Bid], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]
-) -> float:
-    """Largest finite price in the instance (at least 1): the scale of the trading tolerance."""
-    scale = 1.0
-    for j, off in enumerate(offers):
-        scale = max(scale, abs(off.ask))
-        if adders is not None:
-            scale = max(scale, max((abs(off.ask + t) for t in adders[j] if t != INF), default=0.0))
-    for bid in bids:
-        scale = max(scale, abs(bid.price), abs(bid.upper) if bid.upper is not None else 0.0)
-    for link in links:
-        scale = max(scale, link.cost)
+def _price_scale(offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> float:
+    """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance."""
+    scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
+    if adders is not None:
+        for off, row in zip(offers, adders, strict=False):
+            scale = max(scale, max((abs(off.ask + t) for t in row if t != INF), default=0.0))
     return scale
 
 
@@ -535,36 +557,33 @@ def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) 
 def _prices(
     K: int,
     bids: Sequence[Bid],
-    fills: Sequence[float],
+    graded: set[int],
+    top: Sequence[float],
+    filled: Sequence[float],
     arcs: Arcs,
     n_core: int,
     links: Sequence[Link],
     link_flows: Sequence[float],
     scale: float,
 ) -> tuple[list[float], list[float], list[float]]:
-    """Segment prices by the rule in the module docstring, and the LP's price interval."""
+    """Segment prices by the rule in the module docstring, and the LP's price interval.
+
+    ``top[k]``: k's highest bid top (``-inf``: no bids); ``filled[k]``: quantity bought in k.
+    """
     S, T = 0, 1
     origin = {S: 0.0, T: 0.0}
     hi = _bellman_ford(n_core, arcs, origin, True)
     lo_neg = _bellman_ford(n_core, arcs, origin, False)
     price_lo = [-lo_neg[2 + k] for k in range(K)]
     price_hi = [hi[2 + k] for k in range(K)]
-    pieces: list[list[tuple[float, float, float]]] = [[] for _ in range(K)]  # (v, u, quantity)
-    filled = [0.0] * K
-    graded = [False] * K
-    for b, bid in enumerate(bids):
-        if bid.quantity > EPS and bid.price >= 0.0:
-            k = bid.segment
-            u = bid.price if bid.upper is None else bid.upper
-            pieces[k].append((bid.price, u, bid.quantity))
-            filled[k] += fills[b]
-            graded[k] = graded[k] or u > bid.price
+    has_bids = [t > -INF for t in top]
     prices = [math.nan] * K
-    traded = [bool(pieces[k]) and filled[k] > EPS for k in range(K)]
+    traded = [has_bids[k] and filled[k] > EPS for k in range(K)]
+    pieces: dict[int, list[tuple[float, float, float]]] | None = None  # (v, u, quantity) per graded segment
     for k in range(K):
         if not traded[k]:
             continue
-        if not graded[k] and _MIDPOINT_SHORTCUT:  # vertical steps: the general rule gives (lo + hi)/2
+        if k not in graded and _MIDPOINT_SHORTCUT:  # vertical steps: the general rule gives (lo + hi)/2
             prices[k] = 0.5 * (price_lo[k] + price_hi[k])
             continue
         # supply side: the same searches without k's own bids
@@ -572,22 +591,27 @@ def _prices(
         rest = {uv: c for uv, c in arcs.items() if uv not in own}
         hi_s = _bellman_ford(n_core, rest, origin, True)[2 + k]
         lo_s = -_bellman_ford(n_core, rest, origin, False)[2 + k]
+        if pieces is None:  # the demand curves of the segments priced here, in one pass over the bids
+            pieces = {g: [] for g in range(K) if traded[g] and (g in graded or not _MIDPOINT_SHORTCUT)}
+            for bid in bids:
+                if bid.segment in pieces and bid.quantity > EPS and bid.price >= 0.0:
+                    u = bid.price if bid.upper is None else bid.upper
+                    pieces[bid.segment].append((bid.price, u, bid.quantity))
         a, b = _demand_set(pieces[k], filled[k])
         low, high = max(a, lo_s), min(b, hi_s)
         if low <= high:
             prices[k] = 0.5 * (low + high)
         else:
             prices[k] = hi_s if a > hi_s else lo_s
-    if any(pieces[k] and not traded[k] for k in range(K)):
+    if any(has_bids[k] and not traded[k] for k in range(K)):
         # nothing bought in k: import parity given the traded segments' prices, capped by its top
         # bid, but not below lo (material may pass through k on links and be worth more elsewhere)
         labels = dict(origin)
         labels.update({2 + k: prices[k] for k in range(K) if traded[k]})
         parity = _bellman_ford(n_core, arcs, labels, True)
         for k in range(K):
-            if pieces[k] and not traded[k]:
-                top = max(u for _, u, _ in pieces[k])
-                prices[k] = max(price_lo[k], min(parity[2 + k], top))
+            if has_bids[k] and not traded[k]:
+                prices[k] = max(price_lo[k], min(parity[2 + k], top[k]))
     if links:
         _respect_links(prices, links, link_flows, REL_TOL * scale)
     return prices, price_lo, price_hi

@@ -16,17 +16,17 @@ TOL = 1e-6
 
 
 @st.composite
-def markets(draw, max_segments=4, frictions=True, links=False, graded=False, negative=False):
+def markets(draw, max_segments=4, frictions=True, links=False, graded=False, negative=False, size=10):
     """Random clearing instances; values on a coarse grid so that ties occur."""
     K = draw(st.integers(1, max_segments))
     sellers = [f"s{i}" for i in range(draw(st.integers(1, 5)))]
     grid = st.integers(0, 40).map(lambda v: v * 2.5)
     offers = [
         Offer(draw(st.sampled_from(sellers)), draw(st.integers(0, 20)) * 1.0, draw(grid))
-        for _ in range(draw(st.integers(0, 10)))
+        for _ in range(draw(st.integers(0, size)))
     ]
     bids = []
-    for b in range(draw(st.integers(0, 10))):
+    for b in range(draw(st.integers(0, size))):
         price = draw(grid)
         upper = None
         if graded and draw(st.booleans()):
@@ -42,7 +42,7 @@ def markets(draw, max_segments=4, frictions=True, links=False, graded=False, neg
         for s in sellers:
             for k in range(K):
                 if draw(st.integers(0, 3)) == 0:
-                    caps[(s, k)] = draw(st.integers(0, 15)) * 1.0
+                    caps[(s, k)] = draw(st.one_of(st.integers(0, 15).map(float), st.just(math.inf)))
     routes = []
     if links and K > 1:
         for _ in range(draw(st.integers(0, 4))):
@@ -76,7 +76,10 @@ def check_against_lp(market, graded):
     lp = clear_lp(K, offers, bids, adders, caps, links)
     assert math.isclose(fast.welfare, lp.welfare, rel_tol=1e-9, abs_tol=1e-6)
     volume = sum(fast.fills)  # the most volume among welfare-maximising allocations
-    assert math.isclose(volume, lp.volume, rel_tol=1e-7, abs_tol=1e-5)
+    # the LP's volume pass may give up 1e-9 x (welfare + price scale) of welfare; on the grid a
+    # path that adds volume but costs welfare costs >= 0.5 $/kg, so it gains at most twice that
+    slack = 2e-9 * (abs(lp.welfare) + 200) + 1e-6
+    assert lp.volume - slack <= volume <= lp.volume + 1e-6
     for k in range(K):
         if not any(b.segment == k and b.quantity > 0 for b in bids):
             assert math.isnan(fast.prices[k])
@@ -101,6 +104,13 @@ def test_agrees_with_lp(market):
 @settings(max_examples=300, deadline=None)
 @given(markets(links=True, negative=True))
 def test_agrees_with_lp_links_and_subsidies(market):
+    check_against_lp(market, graded=False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(markets(max_segments=5, links=True, negative=True, size=40))
+def test_agrees_with_lp_larger(market):
+    """Bigger instances: many re-routings between segments through the same tranches."""
     check_against_lp(market, graded=False)
 
 
@@ -279,8 +289,9 @@ def test_graded_price_clipped_to_supply_side():
 
 
 def test_bad_upper_rejected():
-    with pytest.raises(ValueError):
-        Bid("x", 0, 1, 10, upper=5)
+    for upper in (5, math.inf, math.nan):
+        with pytest.raises(ValueError):
+            Bid("x", 0, 1, 10, upper=upper)
 
 
 # --- item: links ---------------------------------------------------------------
@@ -338,6 +349,13 @@ def test_export_ban_sends_nothing():
     assert r.flows[1][0] == 5  # the bloc buys what it can elsewhere
     assert r.prices[0] == 200  # and the rest is unserved at the top bid
     assert r.fills[0] == 5
+
+
+def test_infinite_cap_is_no_cap():
+    offers = [Offer("CN", 100, 10)]
+    bids = [Bid("EU", 0, 50, 200)]
+    r = clear(1, offers, bids, caps={("CN", 0): math.inf})
+    assert r.fills[0] == 50
 
 
 def test_levy_floor_lifts_landed_price():
