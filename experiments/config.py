@@ -334,6 +334,15 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
             raise ExperimentError(f"grid.floor[{i}]", f, f"must be <= {top:g} ({unit})")
         floors.append(float(f))
     _no_duplicates("grid.floor", floors, declared)
+    if any(f > 0 for f in floors):  # as for one run: a floor needs bloc members
+        for i, m in enumerate(membership):
+            if m in (0, (), "random:0"):
+                raise ExperimentError(
+                    f"grid.membership[{i}]",
+                    grid["membership"][i],
+                    "no bloc members, but grid.floor has floors > 0 (a floor needs members): "
+                    "sweep the no-bloc baseline in its own experiment with floor = [0.0]",
+                )
 
     from model.model import parse_instruments
 

@@ -125,6 +125,7 @@ def test_relative_floor_and_random_membership():
             "replicates",
         ),
         (lambda t: t.replace("start=20", "start=36"), "grid.events[0]"),
+        (lambda t: t.replace("membership = [1, 3]", "membership = [0, 3]"), "grid.membership[0]"),
         (lambda t: t.replace('name = "tiny"', 'name = "tiny"\ndescription = 5'), "description"),
     ],
 )

@@ -104,7 +104,7 @@ def check_race_of_two_experiments(tmp_path, small, rounds):
 
 
 def test_two_experiments_at_once_one_is_refused(tmp_path, small):
-    check_race_of_two_experiments(tmp_path, small, rounds=4)
+    check_race_of_two_experiments(tmp_path, small, rounds=3)
 
 
 @pytest.mark.slow
@@ -114,7 +114,7 @@ def test_two_experiments_at_once_one_is_refused_many_times(tmp_path, small):
 
 def test_same_experiment_at_once_waits_or_is_refused(tmp_path, small, reference):
     _, ref = reference
-    for rc_a, rc_b, err, out in race(tmp_path, small, small, 2):
+    for rc_a, rc_b, err, out in race(tmp_path, small, small, 1):
         assert (rc_a, rc_b) == (0, 0), err
         pd.testing.assert_frame_equal(comparable(pd.read_parquet(out / "runs.parquet")), comparable(ref))
     out = tmp_path / "nowait"
@@ -268,8 +268,11 @@ def test_sigterm_is_handled_like_ctrl_c(tmp_path, small, reference):
     assert json.loads((out / "manifest.json").read_text())["status"] == "finished"
 
 
-def test_unreachable_dask_scheduler_is_a_clear_error_and_leaves_nothing(tmp_path, small):
+def test_unreachable_dask_scheduler_is_a_clear_error_and_leaves_nothing(tmp_path, small, monkeypatch):
     pytest.importorskip("dask.distributed")
+    import experiments.runner
+
+    monkeypatch.setattr(experiments.runner, "DASK_CONNECT_TIMEOUT", 2)
     out = tmp_path / "dd"
     t0 = time.monotonic()
     with pytest.raises(ExperimentError, match="no Dask scheduler answered"):
