@@ -114,6 +114,7 @@ class Plant(mesa.Agent):
             0.5 * capex_rate * self.capacity if not firm or firm.fixed_assets < 0 else firm.fixed_assets
         )
         self.debt_share = fin.debt_share if not firm or firm.debt_share < 0 else firm.debt_share
+        self.debt_term = fin.debt_term_months if not firm or firm.debt_term_months < 1 else firm.debt_term_months
         self.backing = role.backing * share if not firm or firm.backing < 0 else firm.backing
         self._credit_line = -1.0 if not firm else firm.credit_line
         self.cash_target = self.cash  # opening liquidity: the firm's revealed cash target
@@ -219,7 +220,7 @@ class Plant(mesa.Agent):
             self.capitalised_interest += r * self.debt
         else:
             self.book("interest", r * (self.debt + max(0.0, -self.cash)))
-            repay = min(self.debt, self.debt / self.fin.debt_term_months) if self.debt > 0 else 0.0
+            repay = min(self.debt, self.debt / self.debt_term) if self.debt > 0 else 0.0
             if repay > 0:
                 self.book("repayment", repay)
                 self.debt -= repay

@@ -456,6 +456,7 @@ class Firm:
     backing: float = -1.0  # $ state backing (-1: the country role's backing x share)
     state: bool = False  # a state group: follows the dominant supplier's quota policy
     debt_share: float = -1.0  # of its capex financed by debt (-1: [finance] debt_share)
+    debt_term_months: int = -1  # its debt's amortisation term (-1: [finance] debt_term_months)
 
     def check(self, where: str) -> None:
         if self.stage not in ("mining", "refining"):
