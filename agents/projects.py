@@ -30,6 +30,7 @@ owner's plant and ramps up over ``ramp_months``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -55,6 +56,7 @@ class ProjectState:
     a_u: float = 0.0
     a_f: float = 0.0
     a_k: float = 0.0
+    generic: bool = False  # a generic expansion of a country role (long-run supply), not a named project
 
     @property
     def stage_name(self) -> str:
@@ -72,6 +74,36 @@ class Pipeline:
         self.oxide_expect = [mk.reference_price] * 3  # expected oxide price per segment, $/kg
         for ps in self.projects:
             self._factors(ps, self._rate(ps))
+        for c in model.config.countries:
+            if c.code == model.config.dominant:
+                continue
+            for stage, role in (("mining", c.mining), ("refining", c.refining)):
+                if role is not None and self.fin.generic_size > 0 and role.potential > role.capacity:
+                    self.projects.append(self._generic(c.code, stage, role, 1))
+
+    def _generic(self, code: str, stage: str, role, n: int) -> ProjectState:
+        """A generic expansion of a country role: ``generic_size`` t/month at the role's marginal cash
+        and fixed cost, its lead time, and the capex that makes its NPV zero at the role's full cost
+        (the long-run supply curve beyond the named pipeline)."""
+        from model.scenario import Project
+
+        size = self.fin.generic_size
+        spec = Project(name=f"{code} {stage} expansion {n}", firm=self._main_firm(code, stage), country=code,
+                       stage=stage, capacity=size, capex=1.0, lead_time=role.lead_time,
+                       cash_cost=role.marginal_cost, fixed_cost=role.fixed_cost)
+        ps = ProjectState(spec, generic=True)
+        self._factors(ps, self._rate(ps))
+        q = size * KG
+        capex = ((role.full_cost - role.marginal_cost) * q * ps.a_u - role.fixed_cost * q * ps.a_f) / ps.a_k
+        rate = self.fin.capex_mining if stage == "mining" else self.fin.capex_refining
+        capex = max(capex, 0.25 * rate * size)
+        ps.spec = dataclasses.replace(spec, capex=capex)
+        return ps
+
+    def _main_firm(self, code: str, stage: str) -> str:
+        plants = self.model.mines if stage == "mining" else self.model.refiners
+        mine = [p for p in plants if p.code == code]
+        return max(mine, key=lambda p: p.capacity).firm if mine else f"{code} {stage}"
 
     # ------------------------------------------------------------ appraisal
     def _rate(self, ps: ProjectState) -> float:
@@ -152,13 +184,15 @@ class Pipeline:
     def decide(self, model: BlocModel) -> None:
         self.observe()
         month = model.month
-        for ps in self.projects:
+        for ps in [ps for ps in self.projects if ps.status != BUILT]:
             p = ps.spec
             if ps.status == CANDIDATE and month >= p.earliest:
                 ps.npv = self.npv(ps, self.expected_oxide(ps))
                 if p.committed or ps.npv > self.fin.entry_band * p.capex:
                     ps.status, ps.decided = BUILDING, month
                     ps.plant = self._owner_plant(ps)
+                    if ps.generic:
+                        self._respawn(ps)
             if ps.status == BUILDING:
                 pay = min(p.capex / p.lead_time, p.capex - ps.paid)
                 ps.plant.finance_capex(pay)
@@ -167,6 +201,23 @@ class Pipeline:
                     ramp = p.ramp_months if p.ramp_months > 0 else self.fin.ramp_months
                     ps.plant.add_capacity(p.capacity, p.cash_cost, p.fixed_cost, ramp)
                     ps.status = BUILT
+
+    def _respawn(self, ps: ProjectState) -> None:
+        """Once a generic expansion is decided, the next one becomes a candidate while potential remains."""
+        p = ps.spec
+        m = self.model
+        country = m.config.country(p.country)
+        role = country.mining if p.stage == "mining" else country.refining
+        plants = m.mines if p.stage == "mining" else m.refiners
+        installed = sum(pl.capacity for pl in plants if pl.code == p.country)
+        building = sum(q.spec.capacity for q in self.projects if q.status == BUILDING and q.spec.country == p.country
+                       and q.spec.stage == p.stage)
+        if installed + building + p.capacity <= role.potential:
+            n = sum(1 for q in self.projects if q.generic and q.spec.country == p.country and q.spec.stage == p.stage)
+            nxt = self._generic(p.country, p.stage, role, n + 1)
+            # one generic decision per country role a year: a firm adds a line at a time
+            nxt.spec = dataclasses.replace(nxt.spec, earliest=m.month + 12)
+            self.projects.append(nxt)
 
     def _owner_plant(self, ps: ProjectState):
         """The owner's plant in the project's country and stage; a new firm's plant if none."""

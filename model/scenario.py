@@ -423,6 +423,7 @@ class Finance:
     stale_decay: float  # share of the gap to import parity a segment's stale price closes a month
     mine_price_share: float  # concentrate netback as a share of the oxide price (project appraisal)
     asset_collateral: float = 0.0  # credit line also advances this share of fixed assets at book
+    generic_size: float = 0.0  # t/month of a generic expansion of a country role (0: none; long-run supply)
 
     def check(self, where: str) -> None:
         for name in ("interest_rate", "cost_of_capital"):
@@ -431,7 +432,7 @@ class Finance:
                      "design_utilisation", "stale_decay", "mine_price_share", "asset_collateral"):
             _num(f"{where}.{name}", getattr(self, name), 0.0, 1.0)
         for name in ("credit_months", "dividend_months", "mothball_cost_months", "restart_cost_months",
-                     "capex_mining", "capex_refining"):
+                     "capex_mining", "capex_refining", "generic_size"):
             _num(f"{where}.{name}", getattr(self, name))
         for name in ("debt_term_months", "asset_life_months", "ramp_months"):
             _int(f"{where}.{name}", getattr(self, name), 1)
