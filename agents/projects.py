@@ -187,10 +187,18 @@ class Pipeline:
         for ps in [ps for ps in self.projects if ps.status != BUILT]:
             p = ps.spec
             if ps.status == CANDIDATE and month >= p.earliest:
+                lender, loan, saving = self._concession(ps)
+                if saving > 0:  # appraised at the cost of capital less the interest saved
+                    keep = (ps.a_u, ps.a_f, ps.a_k)
+                    self._factors(ps, max(0.0, self._rate(ps) - saving))
                 ps.npv = self.npv(ps, self.expected_oxide(ps))
+                if saving > 0:
+                    ps.a_u, ps.a_f, ps.a_k = keep
                 if p.committed or ps.npv > self.fin.entry_band * p.capex:
                     ps.status, ps.decided = BUILDING, month
                     ps.plant = self._owner_plant(ps)
+                    if lender is not None and loan > 0:
+                        self._borrow(ps.plant, lender, loan, p.capex)
                     if ps.generic:
                         self._respawn(ps)
             if ps.status == BUILDING:
@@ -201,6 +209,27 @@ class Pipeline:
                     ramp = p.ramp_months if p.ramp_months > 0 else self.fin.ramp_months
                     ps.plant.add_capacity(p.capacity, p.cash_cost, p.fixed_cost, ramp)
                     ps.status = BUILT
+
+    def _concession(self, ps: ProjectState):
+        """(lender, loan $, cost-of-capital saving) from a concessional-finance instrument, if any."""
+        for inst in self.model.authority.instruments:
+            terms = getattr(inst, "terms", None)
+            if terms is not None:
+                loan, saving = terms(ps.spec, None)
+                if loan > 0:
+                    return inst, loan, saving
+        return None, 0.0, 0.0
+
+    def _borrow(self, plant, lender, loan: float, capex: float) -> None:
+        """The plant's debt on this project is partly the authority's concessional loan: its interest
+        rate becomes the blend of the market and concessional rates over its debt."""
+        from agents.contracts import RATE
+
+        lender.lend(plant, loan)
+        debt = plant.debt + plant.debt_share * capex
+        if debt > 0:
+            loan = min(loan, plant.debt_share * capex)
+            plant.interest_rate = (plant.interest_rate * (debt - loan) + RATE * loan) / debt
 
     def _respawn(self, ps: ProjectState) -> None:
         """Once a generic expansion is decided, the next one becomes a candidate while potential remains."""

@@ -273,3 +273,33 @@ def test_mp_and_lynas_operate_at_2024_prices():
     for p in m.plants:
         if p.firm in ("MP Materials", "Lynas") and p.capacity > 0:
             assert p.status == ACTIVE, (p.firm, p.code, p.stage)
+
+
+# ------------------------------------------------------------------ contracts (agents/contracts.py)
+def _with_contracts(monkeypatch):
+    from agents.contracts import CONTRACTS
+    from agents.instruments import INSTRUMENTS
+
+    for k, v in CONTRACTS.items():
+        monkeypatch.setitem(INSTRUMENTS, k, v)
+
+
+def test_dod_mp_contract_pays_below_the_strike_and_shares_the_upside(monkeypatch):
+    _with_contracts(monkeypatch)
+    m = BlocModel(SC, members=["US"], floor=110.0, instrument="levy+dod_mp", seed=1)
+    _check_cash_identity(m, 36)
+    df = m.datacollector.get_model_vars_dataframe()
+    mp = next(p for p in m.refiners if p.firm == "MP Materials")
+    assert m.authority.guaranteed_price(mp, 50.0) > 50.0
+    assert df["cfd_paid"].iloc[:12].sum() > 0  # 2024-25 prices below 110: the DoD pays
+
+
+def test_concessional_finance_lends_to_member_projects_within_budget(monkeypatch):
+    _with_contracts(monkeypatch)
+    m = BlocModel(SC, members=["EU", "US", "JP", "AU"], floor=81.0, instrument="levy+concessional", seed=1)
+    _check_cash_identity(m, 60)
+    inst = next(i for i in m.authority.instruments if i.name == "concessional")
+    from agents.contracts import BUDGET
+
+    assert 0 < inst.lent <= BUDGET
+    assert inst.interest_subsidy > 0
