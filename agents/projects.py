@@ -17,11 +17,13 @@ built when ``NPV > entry_band x K`` (Dixit 1989: the entry trigger sits above
 the zero-NPV price; exit, in ``Plant.decide``, below the cash cost by the exit
 band). The **incentive price** is the oxide price at which NPV = 0.
 
-Expected netback: the oxide price expected in the owner country's segment (a
-moving average of observed prices, ``price_memory_months``), raised where an
-instrument covers a member's sales (``authority.guaranteed_price``); a mine
-earns ``mine_price_share`` of it, a separation plant the rest (appraisal on the
-NdPr price, as investors do).
+Expected netback ``n``: from moving averages (``price_memory_months``) of the
+owner segment's prices -- the concentrate price for a mine, the oxide price less
+the concentrate in it for a separation plant -- with the oxide price raised where
+an instrument covers a member's sales (``authority.guaranteed_price``). The
+incentive price, reported in oxide terms, maps the stage netback to the oxide
+price with ``mine_price_share`` (a mine earns that share of the oxide price, a
+separation plant the rest; the 2024 split).
 
 Capex is paid month by month while building, financed by debt and equity at
 the owner's terms (``Plant.finance_capex``); at completion the capacity joins the
@@ -72,6 +74,7 @@ class Pipeline:
         self.projects = [ProjectState(p) for p in model.config.projects]
         mk = model.config.market
         self.oxide_expect = [mk.reference_price] * 3  # expected oxide price per segment, $/kg
+        self.conc_expect = [mk.initial_concentrate_price] * 3  # expected concentrate price per segment, $/kg
         for ps in self.projects:
             self._factors(ps, self._rate(ps))
         for c in model.config.countries:
@@ -141,11 +144,22 @@ class Pipeline:
             ps.a_u, ps.a_f, ps.a_k = keep
         return netback / self.stage_share(ps)
 
-    def npv(self, ps: ProjectState, oxide_price: float) -> float:
+    def npv(self, ps: ProjectState, oxide_price: float, netback: float | None = None) -> float:
+        """NPV at an oxide price (the stage earning its ``stage_share``), or at a stage netback."""
         p = ps.spec
         q = p.capacity * KG
-        n = oxide_price * self.stage_share(ps)
+        n = oxide_price * self.stage_share(ps) if netback is None else netback
         return (n - p.cash_cost) * q * ps.a_u - p.fixed_cost * q * ps.a_f - p.capex * ps.a_k
+
+    def expected_netback(self, ps: ProjectState) -> float:
+        """The stage netback the owner expects: the concentrate price (mines) or the oxide price less
+        the concentrate in it (separation), from moving averages of its segment's prices, with the
+        oxide price raised by what an instrument covers."""
+        k = self.model.segment_of(ps.spec.country)
+        conc = self.conc_expect[k]
+        if ps.spec.stage == "mining":
+            return conc
+        return self.expected_oxide(ps) - conc / self.model.config.market.refining_yield
 
     def expected_oxide(self, ps: ProjectState) -> float:
         """The oxide price the owner expects in its segment, raised by what an instrument covers."""
@@ -167,6 +181,9 @@ class Pipeline:
             p = m.last_price("refined", k)
             if p == p:
                 self.oxide_expect[k] += w * (p - self.oxide_expect[k])
+            c = m.last_price("concentrate", k)
+            if c == c:
+                self.conc_expect[k] += w * (c - self.conc_expect[k])
 
     def threat(self) -> float:
         """Rivals' separation capacity being built, t/month (for the dominant supplier)."""
@@ -191,7 +208,7 @@ class Pipeline:
                 if saving > 0:  # appraised at the cost of capital less the interest saved
                     keep = (ps.a_u, ps.a_f, ps.a_k)
                     self._factors(ps, max(0.0, self._rate(ps) - saving))
-                ps.npv = self.npv(ps, self.expected_oxide(ps))
+                ps.npv = self.npv(ps, 0.0, self.expected_netback(ps))
                 if saving > 0:
                     ps.a_u, ps.a_f, ps.a_k = keep
                 if p.committed or ps.npv > self.fin.entry_band * p.capex:
