@@ -15,7 +15,7 @@ import mesa
 
 if TYPE_CHECKING:
     from model.model import BlocModel
-    from model.scenario import Defaults, Role
+    from model.scenario import Defaults, Firm, Role
 
 KG = 1000.0  # kg per tonne
 
@@ -42,33 +42,88 @@ class Quote:
     upper: float | None = None
 
 
+# A firm's monthly cash flows: name -> sign in the cash identity
+# cash(end) - cash(start) = sum(sign x flow) (``Plant.cash_change``; tested every month).
+FLOW_SIGNS: dict[str, int] = {
+    "revenue": 1,  # sales netbacks
+    "subsidy": 1,  # CfD payments (negative when paying back above the strike)
+    "variable_cost": -1,  # concentrate bought + processing, or mining cash cost
+    "fixed_cost": -1,  # full when active, a share when mothballed
+    "interest": -1,  # on debt and on the drawn credit line (negative cash)
+    "repayment": -1,  # debt principal repaid
+    "capex": -1,  # projects and quota expansions, paid as built
+    "new_debt": 1,  # capex financed by debt
+    "new_equity": 1,  # capex financed by owners (or the state)
+    "dividends": -1,  # paid out when cash is ample
+    "mothball_cost": -1,  # one-off, on mothballing
+    "restart_cost": -1,  # one-off, on restarting
+    "write_off": 1,  # on closing insolvent: lenders lose the debt and the drawn credit (cash back to 0)
+}
+
+
 class Plant(mesa.Agent):
-    """A country's producing role. Subclasses set ``stage``."""
+    """A firm's plant in one country and stage (a facility). Subclasses set ``stage``.
+
+    Balance sheet: ``cash`` (negative = drawn credit line), ``debt`` (amortised,
+    interest-bearing), ``fixed_assets`` at book value (capex, depreciated
+    straight-line), inventory at cost (refiners). ``net_worth`` = cash +
+    inventory at cost + fixed assets - debt. Every change in cash goes through
+    ``book`` into this month's ``flows`` (``FLOW_SIGNS``).
+    """
 
     stage = ""
 
-    def __init__(self, model: BlocModel, code: str, role: Role, defaults: Defaults, initial_price: float) -> None:
+    def __init__(
+        self, model: BlocModel, code: str, role: Role, defaults: Defaults, initial_price: float,
+        firm: Firm | None = None, share: float = 1.0,
+    ) -> None:
         super().__init__(model)
         self.code = code
         self.role = role
         self.defaults = defaults
-        self.tranches: list[list[float]] = [[role.capacity * s, c] for s, c in role.tranches]
-        self.pipeline: deque[tuple[int, float]] = deque()  # (arrival month, t/month)
-        self.status = ACTIVE if role.capacity > 0 else CLOSED
-        self.cash = defaults.cash_months * self.fixed_cost_per_month(full=True)
+        fin = model.config.finance
+        self.fin = fin
+        self.firm = firm.name if firm else f"{code} {self.stage}"
+        self.state_group = bool(firm and firm.state)
+        self.tranches: list[list[float]] = [[role.capacity * share * s, c] for s, c in role.tranches]
+        self.fixed_rate = role.fixed_cost  # $/kg of monthly capacity, per month (capacity-weighted)
+        self.pipeline: deque[tuple[int, float]] = deque()  # (arrival month, t/month) -- kept for compatibility
+        self.status = ACTIVE if self.capacity > 0 else CLOSED
         self.expected_price = initial_price  # exponentially weighted realised price, $/kg
         self.mothballed_months = 0
-        self.exits = 0  # times this plant went offline for lack of cash
+        self.exits = 0  # times this plant went offline (mothballed or closed)
         self.sold = 0.0  # t this month
         self.revenue = 0.0  # $ this month
         self.subsidy = 0.0  # $ this month (CfD payments, negative when paying back)
         self.sold_bloc = 0.0  # t sold into the bloc segment this month
         self.bloc_sales_share = 0.0  # moving average of the share of sales delivered into the bloc
         self.strategies: list = []  # seller strategies (agents.strategies), applied in order
-        self.planner = False  # a state plan: builds to meet demand, whatever the margin
+        self.planner = False  # kept for compatibility; the dominant supplier follows its quota policy
         self._variable_cost = 0.0  # $ this month
         self.variable_cost_month = 0.0  # $ this month, booked at settlement
-        self.sales_trend = role.capacity * defaults.initial_utilisation  # t/month, moving average of sales
+        self.sales_trend = self.capacity * defaults.initial_utilisation  # t/month, moving average of sales
+        self.ramps: list[list[float]] = []  # [first month, t/month, ramp months]: capacity still ramping up
+        # ---- balance sheet
+        full_fixed = self.fixed_cost_per_month(full=True)
+        capex_rate = fin.capex_mining if self.stage == "concentrate" else fin.capex_refining
+        self.cost_of_capital = fin.cost_of_capital if not firm or firm.cost_of_capital < 0 else firm.cost_of_capital
+        self.interest_rate = fin.interest_rate if not firm or firm.interest_rate < 0 else firm.interest_rate
+        self.cash = fin.credit_months * full_fixed if not firm or firm.cash < 0 else firm.cash
+        self.debt = firm.debt if firm else 0.0
+        self.fixed_assets = (
+            0.5 * capex_rate * self.capacity if not firm or firm.fixed_assets < 0 else firm.fixed_assets
+        )
+        self.debt_share = fin.debt_share if not firm or firm.debt_share < 0 else firm.debt_share
+        self.debt_term = fin.debt_term_months if not firm or firm.debt_term_months < 1 else firm.debt_term_months
+        self.backing = role.backing * share if not firm or firm.backing < 0 else firm.backing
+        self._credit_line = -1.0 if not firm else firm.credit_line
+        self.cash_target = self.cash  # opening liquidity: the firm's revealed cash target
+        self.flows = dict.fromkeys(FLOW_SIGNS, 0.0)
+        self.cash_open = self.cash
+        self.month_flows = dict(self.flows)  # last completed month's flows (after ``clear_month``)
+        self.month_cash_open = self.cash
+        self.capitalised_interest = 0.0  # $ of interest added to debt while building (no cash)
+        self.written_off = 0.0  # $ of debt and credit lost by lenders when the plant closed insolvent
 
     # ---------------------------------------------------------------- state
     @property
@@ -79,6 +134,18 @@ class Plant(mesa.Agent):
     @property
     def online_capacity(self) -> float:
         return self.capacity if self.status == ACTIVE else 0.0
+
+    def available_capacity(self) -> float:
+        """On-line capacity net of what is still ramping up, t/month."""
+        if self.status != ACTIVE:
+            return 0.0
+        return max(0.0, self.capacity - sum(cap * (1.0 - self.ramp_progress(r)) for r in self.ramps
+                                            for cap in (r[1],)))
+
+    def ramp_progress(self, ramp: list[float]) -> float:
+        start, _, months = ramp
+        t = self.model.month - start
+        return min(1.0, max(self.fin.ramp_start, self.fin.ramp_start + (1.0 - self.fin.ramp_start) * t / months))
 
     @property
     def member(self) -> bool:
@@ -94,12 +161,73 @@ class Plant(mesa.Agent):
         return max((c for q, c in self.tranches if q > 1e-9), default=self.role.marginal_cost)
 
     def fixed_cost_per_month(self, full: bool = False) -> float:
-        base = self.role.fixed_cost * self.capacity * KG
+        base = self.fixed_rate * self.capacity * KG
         if full or self.status == ACTIVE:
             return base
         if self.status == MOTHBALLED:
             return base * self.defaults.mothball_cost_share
         return 0.0
+
+    @property
+    def inventory_value(self) -> float:
+        return getattr(self, "inventory_cost", 0.0)
+
+    @property
+    def net_worth(self) -> float:
+        """Cash + inventory at cost + fixed assets - debt, $."""
+        return self.cash + self.inventory_value + self.fixed_assets - self.debt
+
+    @property
+    def credit_line(self) -> float:
+        """Most the plant may overdraw: its facility (or months of fixed cost), inventory and fixed
+        assets as collateral, and state backing, $."""
+        base = (self.fin.credit_months * self.fixed_cost_per_month(full=True)
+                if self._credit_line < 0 else self._credit_line)
+        return (base + self.fin.inventory_collateral * self.inventory_value
+                + self.fin.asset_collateral * self.fixed_assets + self.backing)
+
+    # ---------------------------------------------------------------- money
+    def book(self, flow: str, amount: float) -> None:
+        """Record a cash flow (``amount`` >= 0 in the direction of ``FLOW_SIGNS[flow]``)."""
+        self.flows[flow] += amount
+        self.cash += FLOW_SIGNS[flow] * amount
+
+    def cash_change(self, flows: dict[str, float] | None = None) -> float:
+        """Sum of the recorded flows with their signs, $ (equals the change in cash)."""
+        flows = self.flows if flows is None else flows
+        return sum(FLOW_SIGNS[k] * v for k, v in flows.items())
+
+    def finance_capex(self, amount: float) -> None:
+        """Pay capex as built, financed by new debt and new equity (``[finance].debt_share``)."""
+        if amount <= 0:
+            return
+        self.book("capex", amount)
+        self.book("new_debt", self.debt_share * amount)
+        self.book("new_equity", (1.0 - self.debt_share) * amount)
+        self.debt += self.debt_share * amount
+        self.fixed_assets += amount
+
+    def _service_and_pay_out(self) -> None:
+        """Interest, debt repayment, depreciation, dividends (a month)."""
+        if self.status == CLOSED and self.capacity <= 0 and self.inventory_value <= 0 and self.debt <= 0:
+            return  # gone, or not yet built and unfinanced: its books are frozen
+        r = self.interest_rate / 12.0
+        if self.capacity <= 0 and self.status == CLOSED:
+            # greenfield under construction: interest is capitalised (added to debt and to the
+            # asset's cost, no cash), repayment starts at first output (project-finance practice)
+            self.debt += r * self.debt
+            self.fixed_assets += r * self.debt
+            self.capitalised_interest += r * self.debt
+        else:
+            self.book("interest", r * (self.debt + max(0.0, -self.cash)))
+            repay = min(self.debt, self.debt / self.debt_term) if self.debt > 0 else 0.0
+            if repay > 0:
+                self.book("repayment", repay)
+                self.debt -= repay
+        self.fixed_assets -= self.fixed_assets / self.fin.asset_life_months
+        ample = max(self.cash_target, self.fin.dividend_months * self.fixed_cost_per_month(full=True))
+        if self.status == ACTIVE and self.cash > ample and self.net_worth > 0:
+            self.book("dividends", self.fin.payout * (self.cash - ample))
 
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
@@ -124,93 +252,110 @@ class Plant(mesa.Agent):
             self.bloc_sales_share += w * (self.sold_bloc / self.sold - self.bloc_sales_share)
 
     def settle(self, variable_cost: float) -> None:
-        """Book this month's cash flow: sales + CfD - variable and fixed costs."""
+        """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
-        self.cash += self.revenue + self.subsidy - variable_cost - self.fixed_cost_per_month()
-        cap = self.defaults.cash_cap_months * self.fixed_cost_per_month(full=True)
-        if self.cash > cap:
-            self.cash = cap  # paid out to owners
+        self.book("revenue", self.revenue)
+        self.book("subsidy", self.subsidy)
+        self.book("variable_cost", variable_cost)
+        self.book("fixed_cost", self.fixed_cost_per_month())
 
     def decide(self) -> None:
-        """Capacity arrivals, exit when cash runs out, restart, investment."""
-        month = self.model.month
-        while self.pipeline and self.pipeline[0][0] <= month:
-            _, amount = self.pipeline.popleft()
-            self._add_capacity(amount)
-        if self.status == ACTIVE and self.cash < -self.role.backing and self.capacity > 0:
-            self.status = MOTHBALLED  # cash is gone: mothball (an exit)
-            self.mothballed_months = 0
-            self.exits += 1
-            self.model.record_exit(self)
+        """Finance (interest, repayment, dividends), then exit, mothballing, restart and closure.
+
+        - insolvent (net worth below minus state backing): the plant closes, its capacity is gone;
+        - illiquid (cash below minus its credit line) or expected price below its cash cost by more
+          than the exit band: it mothballs (a one-off cost; a share of fixed cost goes on);
+        - mothballed: restarts after ``restart_delay`` months if the expected price clears its cash
+          cost by the entry band and it can pay the restart cost within its credit line (no reset of
+          cash); closes after ``close_after`` months.
+        Investment is by projects (``agents.projects``) and, for the dominant supplier's state
+        groups, its quota policy (``agents.dominant``).
+        """
+        self._service_and_pay_out()
+        fin = self.fin
+        if self.status == CLOSED:
+            return
+        full_fixed = self.fixed_cost_per_month(full=True)
+        if self.net_worth < -self.backing and self.capacity > 0:
+            self._close()
+            return
+        expected = self.investment_price()
+        if self.status == ACTIVE:
+            uneconomic = not self.state_group and expected < self.unit_cost() * (1.0 - fin.exit_band)
+            if self.cash < -self.credit_line or uneconomic:
+                self.status = MOTHBALLED
+                self.mothballed_months = 0
+                self.exits += 1
+                self.book("mothball_cost", fin.mothball_cost_months * full_fixed)
+                self.model.record_exit(self)
         elif self.status == MOTHBALLED:
             self.mothballed_months += 1
-            expected = self.investment_price()
+            cost = fin.restart_cost_months * full_fixed
             if (
-                self.mothballed_months >= self.defaults.restart_delay
-                and expected > self.role.marginal_cost * self.defaults.restart_margin
+                self.mothballed_months >= fin.restart_delay
+                and expected > self.marginal_cost() * (1.0 + fin.entry_band)
+                and self.cash - cost > -self.credit_line
             ):
                 self.status = ACTIVE
-                self.cash = max(self.cash, 0.0)  # restart is refinanced
-            elif self.mothballed_months >= self.defaults.close_after:
-                self.status = CLOSED
-                for tr in self.tranches:
-                    tr[0] = 0.0
-        self._invest()
+                self.book("restart_cost", cost)
+                self.ramps = [[self.model.month + 1, self.capacity, max(1, fin.ramp_months // 2)]]
+            elif self.mothballed_months >= fin.close_after:
+                self._close()
+
+    def _close(self) -> None:
+        """Close for good: capacity gone (unsold inventory may still be sold)."""
+        if self.status == ACTIVE:
+            self.exits += 1
+            self.model.record_exit(self)
+        self.status = CLOSED
+        for tr in self.tranches:
+            tr[0] = 0.0
+        self.ramps = []
+        self.fixed_assets = 0.0  # written off
+        if self.net_worth < 0:  # insolvent: lenders lose what the inventory does not cover
+            lost = self.debt + max(0.0, -self.cash)
+            self.written_off += lost
+            self.book("write_off", max(0.0, -self.cash))
+            self.debt = 0.0
 
     def investment_price(self) -> float:
         """Price the plant plans on: its expectation, raised where an instrument covers its sales."""
         return self.model.authority.guaranteed_price(self, self.expected_price)
 
-    def _invest(self) -> None:
-        if self.status == MOTHBALLED:
+    def add_capacity(self, amount: float, cash_cost: float, fixed_rate: float, ramp_months: int) -> None:
+        """New capacity from a project (or a quota expansion): a tranche at its cash cost, ramping up."""
+        if amount <= 0:
             return
-        margin = self.investment_price() - self.role.full_cost
-        if margin <= 0 and not self.planner:
-            return
-        # Capacity needed when a project ordered now arrives: the sales trend grown at the
-        # demand trend over the lead time, at the utilisation BUSY.
-        planned = self.capacity + sum(a for _, a in self.pipeline)
-        growth = (1.0 + self.defaults.demand_growth) ** (self.role.lead_time / 12.0)
-        need = max(self.sales_trend, self.defaults.invest_min) * growth / self.defaults.busy
-        gap = min(need, self.role.potential) - planned
-        if gap <= 1e-9:
-            return
-        # Invest faster the larger the margin: full pace (invest_rate of capacity a year)
-        # from a margin of 10% of the full cost.
-        pace = min(1.0, margin / (0.1 * self.role.full_cost)) if self.role.full_cost > 0 else 1.0
-        if self.planner:
-            pace = 1.0
-        amount = pace * self.defaults.invest_rate * max(planned, self.defaults.invest_min) / 12.0
-        amount = min(amount, gap)
-        if amount > 1e-9:
-            self.pipeline.append((self.model.month + self.role.lead_time, amount))
-
-    def plan_trend_growth(self) -> None:
-        """Make this plant a planner and fill its pipeline with projects growing
-        capacity at the demand trend over one lead time.
-
-        Used for the dominant supplier, whose state plan expands output with demand
-        (assumed; China's 2024 mining quota rose 5.9%, mining.com).
-        """
-        self.planner = True
-        monthly = (1.0 + self.defaults.demand_growth) ** (1.0 / 12.0) - 1.0
         cap = self.capacity
-        for month in range(1, self.role.lead_time + 1):
-            add = cap * monthly
-            cap += add
-            self.pipeline.append((month, add))
-
-    def _add_capacity(self, amount: float) -> None:
-        self.tranches[-1][0] += amount  # new capacity at the marginal cash cost
-        # the project is financed with working capital for its fixed costs
-        self.cash += self.defaults.cash_months * self.role.fixed_cost * amount * KG
+        self.fixed_rate = (self.fixed_rate * cap + fixed_rate * amount) / (cap + amount)
+        for tr in self.tranches:
+            if abs(tr[1] - cash_cost) < 1e-9:
+                tr[0] += amount
+                break
+        else:
+            self.tranches.append([amount, cash_cost])
+            self.tranches.sort(key=lambda t: t[1])
+        if ramp_months > 0:
+            self.ramps.append([self.model.month + 1, amount, ramp_months])
         if self.status == CLOSED:
             self.status = ACTIVE
-            self.cash = max(self.cash, self.defaults.cash_months * self.role.fixed_cost * amount * KG)
+            self.mothballed_months = 0
+
+    def planned_output(self) -> float:
+        """Output a plant ramping up plans for: design utilisation of its ramped capacity, t/month."""
+        if not self.ramps:
+            return 0.0
+        self.ramps = [r for r in self.ramps if self.ramp_progress(r) < 1.0]
+        if not self.ramps:
+            return 0.0
+        return self.fin.design_utilisation * self.available_capacity()
 
     def clear_month(self) -> None:
         """Reset this month's flows (after the recorder has read them)."""
         self.sold = self.revenue = self.subsidy = self.sold_bloc = self.variable_cost_month = 0.0
+        self.month_flows, self.month_cash_open = self.flows, self.cash_open
+        self.flows = dict.fromkeys(FLOW_SIGNS, 0.0)
+        self.cash_open = self.cash
 
 
 class ProducerState(Plant):
@@ -221,7 +366,9 @@ class ProducerState(Plant):
     def offers(self) -> list[Quote]:
         if self.status != ACTIVE:
             return []
-        return [Quote(self, q, c, tag=i) for i, (q, c) in enumerate(self.tranches) if q > 1e-9]
+        cap = self.capacity
+        scale = self.available_capacity() / cap if cap > 0 else 0.0
+        return [Quote(self, q * scale, c, tag=i) for i, (q, c) in enumerate(self.tranches) if q * scale > 1e-9]
 
     def on_sold(self, tag: int, quantity: float, price: float) -> None:
         self.sold += quantity
@@ -247,11 +394,11 @@ class RefinerState(Plant):
 
     stage = "refined"
 
-    def __init__(self, model, code, role, defaults, initial_price):
+    def __init__(self, model, code, role, defaults, initial_price, firm=None, share=1.0):
         mk = model.config.market
         margin = initial_price - mk.initial_concentrate_price / mk.refining_yield
-        super().__init__(model, code, role, defaults, margin)
-        self.expected_sales = role.capacity * defaults.initial_utilisation  # t/month
+        super().__init__(model, code, role, defaults, margin, firm, share)
+        self.expected_sales = self.capacity * defaults.initial_utilisation  # t/month
         self.price_expect = initial_price  # $/kg, short-run expectation of its segment's oxide price
         self.inventory = 0.0  # t refined product
         self.inventory_cost = 0.0  # $ book value of the inventory
@@ -266,11 +413,13 @@ class RefinerState(Plant):
             return []
         y = self.model.config.market.refining_yield
         cap = self.capacity
-        se = self.expected_sales
+        # planned output: expected sales, or (ramping up) design utilisation of the ramped capacity
+        se = max(self.expected_sales, self.planned_output())
         d = self.defaults
         want = se + 0.5 * (d.refiner_inventory_target * se - self.inventory)
+        cap = self.available_capacity() if self.ramps else cap
         want = min(cap, max(want, 0.0 if se > 0 else d.idle_bid_share * cap))  # an idle plant tries a share
-        scale = want / cap if cap > 0 else 0.0
+        scale = want / self.capacity if self.capacity > 0 else 0.0
         expected = self.bid_price_basis()
         out = [
             Quote(self, q * scale / y, max(0.0, y * (expected - c)), tag=i)

@@ -26,8 +26,12 @@ import numpy as np
 
 from agents.authority import BlocAuthority
 from agents.consumers import ConsumerState, use_curve
+from agents.dominant import DominantStrategy
+from agents.firms import build_plants
+from agents.firms import decisions as firm_decisions
 from agents.instruments import INSTRUMENTS, Instrument
 from agents.producers import Plant, ProducerState, RefinerState
+from agents.projects import Pipeline
 from agents.strategies import Competitive, Dumping, ExportControls
 from agents.traders import StockTrader
 from model.market import Segments, StageOutcome, TradeHistory, run_stage
@@ -126,25 +130,36 @@ class BlocModel(mesa.Model):
         self.consumers: list[ConsumerState] = []
         d = scenario.defaults
         for c in scenario.countries:
-            if c.mining:
-                self.mines.append(ProducerState(self, c.code, c.mining, d, mk.initial_concentrate_price))
-            if c.refining:
-                self.refiners.append(RefinerState(self, c.code, c.refining, d, mk.reference_price))
             if c.consumer:
                 months = c.consumer.stockpile_months
                 if member_stockpile_months is not None and c.code in self.members:
                     months = member_stockpile_months
                 self.consumers.append(ConsumerState(self, c.code, c.consumer, d, months))
+        # issue 8: one plant per firm inside each country role (agents.firms), the project
+        # pipeline (agents.projects) and the dominant supplier's policy (agents.dominant)
+        self.mines, self.refiners = build_plants(self)
         self.traders = [StockTrader(self, k) for k in (self.segments.bloc, self.segments.home, self.segments.world)]
+        # one ExportControls per issuing country and stage, shared by its plants (the cap is the country's)
+        stages = ("concentrate", "refined")
+        issuers = {self.issuer_of(e) for e in self.events if e.is_control} | {scenario.dominant}
+        controls = {
+            (code, stage): ExportControls(tuple(e for e in self.events if e.is_control and self.issuer_of(e) == code))
+            for code in issuers
+            for stage in stages
+        }
+        self.dominant_policy = DominantStrategy(
+            self, scenario.dominant_policy, [controls[(scenario.dominant, s)] for s in stages]
+        )
+        dumper = None
         for plant in self.plants:
             plant.strategies = [Competitive()]
-            if plant.code == scenario.dominant:
-                plant.plan_trend_growth()
-            own = tuple(e for e in self.events if e.is_control and self.issuer_of(e) == plant.code)
-            if own:
-                plant.strategies.append(ExportControls(own))
+            if plant.code in issuers:
+                plant.strategies.append(controls[(plant.code, plant.stage)])
             if plant.code == scenario.dominant and self.dumping_enabled and isinstance(plant, RefinerState):
-                plant.strategies.append(Dumping(scenario.dumping))
+                if dumper is None:
+                    dumper = Dumping(scenario.dumping, self.dominant_policy)
+                    plant.strategies.append(dumper)
+        self.pipeline = Pipeline(self)
         self.start_capacity = {  # members' capacity at the start, t/month
             "mining": sum(p.capacity for p in self.mines if p.code in self.members),
             "refining": sum(p.capacity for p in self.refiners if p.code in self.members),
@@ -275,8 +290,7 @@ class BlocModel(mesa.Model):
             p.finish_month()
         self.authority.close_month()
 
-        for p in self.plants:
-            p.decide()
+        firm_decisions(self)  # issue 8: stale prices, quota policy, projects, finance, exit (agents.firms)
         self.recorder.record()
         for p in self.plants:
             p.clear_month()

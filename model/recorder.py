@@ -17,6 +17,7 @@ import mesa
 import numpy as np
 
 from agents.authority import net_fiscal
+from agents.firms import FIRM_COLUMNS, firm_columns
 
 if TYPE_CHECKING:
     from model.model import BlocModel
@@ -90,6 +91,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "dumping_realised": ("$/kg", "netback the dominant supplier realised on dumped volume (NaN if none)"),
     "dumping_loss_cum": ("$", "its below-cost loss from dumping, cumulative"),
     "dominant_unit_cost": ("$/kg", "dominant supplier's refined unit cost (inventory book value)"),
+    # ---- issue 8 (firms): appended block, computed by agents.firms.firm_columns ----
+    **FIRM_COLUMNS,
 }
 
 
@@ -112,7 +115,8 @@ class StepRecorder:
         self.collector = mesa.DataCollector(
             model_reporters={name: self._reporter(name) for name in columns_for(model.config)},
             agenttype_reporters={
-                Plant: {"country": "code", "stage": "stage", "capacity": "capacity", "status": "status", "cash": "cash"}
+                Plant: {"country": "code", "stage": "stage", "capacity": "capacity", "status": "status", "cash": "cash",
+                        "firm": "firm", "sold": "sold", "debt": "debt", "net_worth": "net_worth"}
             },
         )
         # refined product held before month 0 (t): for the material balance
@@ -228,6 +232,8 @@ class StepRecorder:
         row["dominant_unit_cost"] = (
             dom.inventory_cost / dom.inventory / 1000.0 if dom and dom.inventory > 1e-9 else np.nan
         )
+        # ---- issue 8 (firms): appended block ----
+        row.update(firm_columns(m))
         return row
 
     def column(self, name: str) -> np.ndarray:

@@ -482,6 +482,134 @@ class Event:
         return self.start <= step < self.start + self.duration
 
 
+# ---------------------------------------------------------------- firms (issue 8)
+@dataclass(frozen=True)
+class Finance:
+    """Firm finance shared by all firms unless a firm overrides it (``[finance]``)."""
+
+    interest_rate: float  # a year: debt and drawn credit lines
+    cost_of_capital: float  # a year: default discount rate of project NPVs
+    debt_share: float  # share of capex financed by debt (the rest by equity)
+    debt_term_months: int  # debt amortised in equal instalments over this many months
+    credit_months: float  # credit line: months of full fixed cost ...
+    inventory_collateral: float  # ... plus this share of inventory at cost
+    dividend_months: float  # cash above this many months of full fixed cost is ample ...
+    payout: float  # ... and this share of the excess is paid as dividends each month
+    mothball_cost_months: float  # one-off cost of mothballing, months of full fixed cost
+    restart_cost_months: float  # one-off cost of restarting, months of full fixed cost
+    close_after: int  # months mothballed before the plant closes and its capacity is gone
+    restart_delay: int  # months mothballed before a restart may be decided
+    asset_life_months: int  # straight-line depreciation of fixed assets (and project life for NPV)
+    capex_mining: float  # $ per t/month of capacity, generic brownfield mine (book value, quota expansions)
+    capex_refining: float  # $ per t/month of capacity, generic separation plant
+    entry_band: float  # Dixit band: build/restart only if NPV > entry_band x capex (or price > cost x (1+band))
+    exit_band: float  # mothball only if the expected price < cash cost x (1 - exit_band) (or illiquid)
+    ramp_months: int  # months from first output to design utilisation
+    ramp_start: float  # utilisation in the first month of output
+    design_utilisation: float  # utilisation a new plant plans for at the end of its ramp-up
+    stale_decay: float  # share of the gap to import parity a segment's stale price closes a month
+    mine_price_share: float  # concentrate netback as a share of the oxide price (project appraisal)
+    asset_collateral: float = 0.0  # credit line also advances this share of fixed assets at book
+    generic_size: float = 0.0  # t/month of a generic expansion of a country role (0: none; long-run supply)
+
+    def check(self, where: str) -> None:
+        for name in ("interest_rate", "cost_of_capital"):
+            _num(f"{where}.{name}", getattr(self, name), 0.0, 1.0)
+        for name in ("debt_share", "inventory_collateral", "payout", "entry_band", "exit_band", "ramp_start",
+                     "design_utilisation", "stale_decay", "mine_price_share", "asset_collateral"):
+            _num(f"{where}.{name}", getattr(self, name), 0.0, 1.0)
+        for name in ("credit_months", "dividend_months", "mothball_cost_months", "restart_cost_months",
+                     "capex_mining", "capex_refining", "generic_size"):
+            _num(f"{where}.{name}", getattr(self, name))
+        for name in ("debt_term_months", "asset_life_months", "ramp_months"):
+            _int(f"{where}.{name}", getattr(self, name), 1)
+        _int(f"{where}.close_after", self.close_after, 1)
+        _int(f"{where}.restart_delay", self.restart_delay, 0)
+
+
+@dataclass(frozen=True)
+class Firm:
+    """A named facility: a share of a country's mining or refining role, with its own balance sheet."""
+
+    name: str
+    country: str
+    stage: str  # "mining" or "refining"
+    share: float  # of the country role's capacity (the country total stays the sourced figure)
+    cash: float = -1.0  # $ at the start (-1: the default, [finance] credit_months of fixed cost)
+    debt: float = 0.0  # $ at the start
+    fixed_assets: float = -1.0  # $ book value at the start (-1: capacity x [finance] capex, half depreciated)
+    credit_line: float = -1.0  # $ undrawn facility (-1: the default rule of [finance])
+    cost_of_capital: float = -1.0  # a year (-1: [finance] cost_of_capital)
+    interest_rate: float = -1.0  # a year (-1: [finance] interest_rate)
+    backing: float = -1.0  # $ state backing (-1: the country role's backing x share)
+    state: bool = False  # a state group: follows the dominant supplier's quota policy
+    debt_share: float = -1.0  # of its capex financed by debt (-1: [finance] debt_share)
+    debt_term_months: int = -1  # its debt's amortisation term (-1: [finance] debt_term_months)
+
+    def check(self, where: str) -> None:
+        if self.stage not in ("mining", "refining"):
+            raise ScenarioError(f"{where}.stage", self.stage, "must be mining or refining")
+        _num(f"{where}.share", self.share, 0.0, 1.0)
+        for name in ("cash", "fixed_assets", "credit_line", "cost_of_capital", "interest_rate", "backing",
+                     "debt_share"):
+            _num(f"{where}.{name}", getattr(self, name), -1.0)
+        _num(f"{where}.debt", self.debt)
+
+
+@dataclass(frozen=True)
+class Project:
+    """A lumpy capacity project in the pipeline: built when its NPV clears the entry band."""
+
+    name: str
+    firm: str  # owner (a [[firms]] name, or a new firm created when built)
+    country: str
+    stage: str  # "mining" or "refining"
+    capacity: float  # t/month NdPr oxide equivalent at design
+    capex: float  # $
+    lead_time: int  # months from decision to first output
+    cash_cost: float  # $/kg of the stage
+    fixed_cost: float  # $/kg of monthly capacity, per month
+    committed: bool = False  # under construction at the start: built whatever the NPV
+    earliest: int = 0  # first month a decision may be taken
+    ramp_months: int = -1  # -1: [finance] ramp_months
+
+    def check(self, where: str) -> None:
+        if self.stage not in ("mining", "refining"):
+            raise ScenarioError(f"{where}.stage", self.stage, "must be mining or refining")
+        for name in ("capacity", "capex", "cash_cost", "fixed_cost"):
+            _num(f"{where}.{name}", getattr(self, name))
+        _int(f"{where}.lead_time", self.lead_time, 1)
+        _int(f"{where}.earliest", self.earliest, 0)
+        if self.ramp_months != -1:
+            _int(f"{where}.ramp_months", self.ramp_months, 1)
+
+
+@dataclass(frozen=True)
+class DominantPolicy:
+    """The dominant supplier's objective: quota growth, predation, recoupment, retaliation."""
+
+    quota_growth: float  # a year: growth of the state groups' capacity (quota policy)
+    threat_share: float  # predation starts when rivals' separation capacity (on line + being built) exceeds this share
+    limit_margin: float  # limit price = (lowest rival incentive price) x (1 - limit_margin)
+    recoup_ratio: float  # when no threat: offers at least this x the lowest rival incentive price (recoupment)
+    retaliation_probability: float  # chance that a floor or bloc is answered by export controls instead
+    retaliation_delay: int  # months from the floor to the control
+    retaliation_kind: str  # export_licence or export_ban
+    retaliation_share: float  # licence: approved share of normal exports
+    retaliation_duration: int  # months
+
+    def check(self, where: str) -> None:
+        _num(f"{where}.quota_growth", self.quota_growth, -0.5, 1.0)
+        for name in ("threat_share", "limit_margin", "recoup_ratio", "retaliation_probability",
+                     "retaliation_share"):
+            _num(f"{where}.{name}", getattr(self, name), 0.0, 2.0)
+        _int(f"{where}.retaliation_delay", self.retaliation_delay, 0)
+        _int(f"{where}.retaliation_duration", self.retaliation_duration, 1)
+        if self.retaliation_kind not in ("export_licence", "export_ban"):
+            raise ScenarioError(f"{where}.retaliation_kind", self.retaliation_kind,
+                                "must be export_licence or export_ban")
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -499,6 +627,10 @@ class Scenario:
     end_uses: tuple[EndUse, ...] = field(default_factory=tuple)
     storage: Storage | None = None
     events: tuple[Event, ...] = field(default_factory=tuple)
+    finance: Finance | None = None  # issue 8: firm finance ([finance])
+    firms: tuple[Firm, ...] = field(default_factory=tuple)  # issue 8: named facilities ([[firms]])
+    projects: tuple[Project, ...] = field(default_factory=tuple)  # issue 8: the project pipeline ([[projects]])
+    dominant_policy: DominantPolicy | None = None  # issue 8: [dominant_policy]
 
     def check(self, where: str = "scenario") -> None:
         _text("name", self.name)
@@ -701,9 +833,38 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         end_uses=end_uses,
         storage=_build(Storage, "storage", data["storage"]),
         events=events,
+        **_firm_tables(data),
     )
     sc.check()
     return sc
+
+
+def _firm_tables(data: dict[str, Any]) -> dict[str, Any]:
+    """The optional firm tables of issue 8: [finance], [[firms]], [[projects]], [dominant_policy]."""
+    out: dict[str, Any] = {}
+    if "finance" in data:
+        out["finance"] = _build(Finance, "finance", data["finance"])
+    if "dominant_policy" in data:
+        out["dominant_policy"] = _build(DominantPolicy, "dominant_policy", data["dominant_policy"])
+    for key, cls in (("firms", Firm), ("projects", Project)):
+        raw = data.get(key, [])
+        if not isinstance(raw, list):
+            raise ScenarioError(key, raw, f"must be a list of [[{key}]] tables")
+        out[key] = tuple(_build(cls, f"{key}[{r.get('name', i) if isinstance(r, dict) else i}]", r)
+                         for i, r in enumerate(raw))
+    codes = {c.get("code") for c in data.get("countries", []) if isinstance(c, dict)}
+    shares: dict[tuple[str, str], float] = {}
+    for f in out["firms"]:  # one firm (name) may own plants in several countries and stages
+        if f.country not in codes:
+            raise ScenarioError(f"firms[{f.name}].country", f.country, "unknown country")
+        shares[(f.country, f.stage)] = shares.get((f.country, f.stage), 0.0) + f.share
+    for (code, stage), total in shares.items():
+        if total > 1.0 + 1e-9:
+            raise ScenarioError(f"firms[{code}.{stage}].share", round(total, 9), "shares of a country role exceed 1")
+    for p in out["projects"]:
+        if p.country not in codes:
+            raise ScenarioError(f"projects[{p.name}].country", p.country, "unknown country")
+    return out
 
 
 EVENT_SYNTAX = "like 'export_ban:start=60,duration=24'"
