@@ -808,6 +808,10 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
                 roles[role] = _build(cls, f"{where}.{role}", raw[role])
         rest = {k: v for k, v in raw.items() if k not in roles}
         countries.append(_build(Country, where, rest, **roles))
+    codes = [c.code for c in countries]
+    for code in codes:
+        if codes.count(code) > 1:
+            raise ScenarioError("countries.code", code, "appears twice")
     raw_events = data.get("events", [])
     if not isinstance(raw_events, list):
         raise ScenarioError(
@@ -833,13 +837,13 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         end_uses=end_uses,
         storage=_build(Storage, "storage", data["storage"]),
         events=events,
-        **_firm_tables(data),
+        **_firm_tables(data, codes),
     )
     sc.check()
     return sc
 
 
-def _firm_tables(data: dict[str, Any]) -> dict[str, Any]:
+def _firm_tables(data: dict[str, Any], country_codes: list[str]) -> dict[str, Any]:
     """The optional firm tables of issue 8: [finance], [[firms]], [[projects]], [dominant_policy]."""
     out: dict[str, Any] = {}
     if "finance" in data:
@@ -852,7 +856,7 @@ def _firm_tables(data: dict[str, Any]) -> dict[str, Any]:
             raise ScenarioError(key, raw, f"must be a list of [[{key}]] tables")
         out[key] = tuple(_build(cls, f"{key}[{r.get('name', i) if isinstance(r, dict) else i}]", r)
                          for i, r in enumerate(raw))
-    codes = {c.get("code") for c in data.get("countries", []) if isinstance(c, dict)}
+    codes = set(country_codes)
     shares: dict[tuple[str, str], float] = {}
     for f in out["firms"]:  # one firm (name) may own plants in several countries and stages
         if f.country not in codes:
