@@ -158,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot.add_argument("results", type=Path, help="a results directory written by blocsim sweep")
     plot.add_argument("--metrics", default=None, help="comma-separated metrics to plot (default: the key ones)")
+
+    sub.add_parser(
+        "scenarios",
+        help="list the shipped scenarios",
+        description="List every shipped scenario, one per line: name, one-line description, data vintage.",
+    )
+    validate = sub.add_parser(
+        "validate",
+        help="run the historical episodes and write a model-vs-observed report",
+        description="Run the scripted historical episodes (../shared/data/episodes.csv) with each mineral's default "
+        "calibration and write OUT/validation.md and figures: pass/fail per stylized fact with its tolerance band.",
+    )
+    validate.add_argument("--episode", default=None, help="run only this episode (e.g. B_Ga; default: all)")
+    validate.add_argument("--out", type=Path, default=Path("validation"), help="report directory (default: %(default)s)")
     return parser
 
 
@@ -200,6 +214,26 @@ def cmd_plot(args: argparse.Namespace) -> int:
     files = plot_results(args.results, metrics=metrics)
     for f in files:
         print(f)
+    return 0
+
+
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """``blocsim scenarios``: every shipped scenario, one per line (name, description, data vintage)."""
+    from model import load_scenario, scenario_names
+
+    for name in scenario_names():
+        sc = load_scenario(name)
+        print(f"{name:<18}  {sc.description or sc.product}  [data: {sc.vintage or 'not stated'}]")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``blocsim validate``: the historical episodes, model vs observed (``experiments.validation``)."""
+    from experiments.validation import run_validation
+
+    report = run_validation(args.out, episode=args.episode)
+    print(report.summary_text())
+    print(f"report: {report.path}")
     return 0
 
 
@@ -315,6 +349,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "plot":
             return cmd_plot(args)
+        if args.command == "scenarios":
+            return cmd_scenarios(args)
+        if args.command == "validate":
+            return cmd_validate(args)
     except BlocsimError as exc:
         print(f"blocsim: error: {exc}", file=sys.stderr)
         return 2

@@ -137,3 +137,16 @@ def test_console_script_exit_status(tmp_path):
     )
     assert proc.returncode == 2
     assert "members = 'XX'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_scenarios_lists_every_shipped_scenario(capsys):
+    from model import load_scenario, scenario_names
+
+    assert main(["scenarios"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    names = scenario_names()
+    assert len(lines) == len(names) >= 6
+    for line, name in zip(lines, names, strict=True):
+        sc = load_scenario(name)
+        assert line.split()[0] == name
+        assert sc.description in line and sc.vintage in line
