@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
         "calibration and write OUT/validation.md and figures: pass/fail per stylized fact with its tolerance band.",
     )
     validate.add_argument("--episode", default=None, help="run only this episode (e.g. B_Ga; default: all)")
-    validate.add_argument("--out", type=Path, default=Path("validation"), help="report directory (default: %(default)s)")
+    validate.add_argument("--out", type=Path, default=Path("validation"), help="report directory (default: validation)")
     return parser
 
 
