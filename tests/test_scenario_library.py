@@ -10,7 +10,7 @@ import pytest
 from model import BlocModel, load_scenario, scenario_names
 from model.scenario import SCENARIO_DIR
 
-LIBRARY = ["gallium", "graphite", "tungsten", "cobalt", "lithium", "heavy_rare_earths"]
+LIBRARY = ["gallium", "graphite", "tungsten", "cobalt", "lithium", "heavy_rare_earths", "antimony"]
 NO_CONTROLS_IN_FORCE = {"lithium"}  # the Oct 2025 Li-battery controls were suspended before taking effect
 # sourced share of the dominant supplier's refined stage (the scenario header names the row)
 DOMINANT_REFINED_SHARE = {
@@ -19,6 +19,7 @@ DOMINANT_REFINED_SHARE = {
     "tungsten": 0.85,
     "cobalt": 0.78,
     "lithium": 0.68,
+    "antimony": 0.80,
     "heavy_rare_earths": 0.97,
 }
 BASELINE_BAND = (0.85, 1.10)  # no-bloc price over the first 5 years / reference price
