@@ -198,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--host", default="localhost", help="host to listen on (default: %(default)s)")
     app.add_argument("--port", type=int, default=8765, help="port (default: %(default)s; 0 = any free port)")
     app.add_argument("--no-open", action="store_true", help="do not open a browser")
+
+    sub.add_parser(
+        "scenarios",
+        help="list the shipped scenarios",
+        description="List every shipped scenario, one per line: name, one-line description, data vintage.",
+    )
+    validate = sub.add_parser(
+        "validate",
+        help="run the historical episodes and write a model-vs-observed report",
+        description="Run the scripted historical episodes (../shared/data/episodes.csv) with each mineral's default "
+        "calibration and write OUT/validation.md and figures: pass/fail per stylized fact with its tolerance band.",
+    )
+    validate.add_argument("--episode", default=None, help="run only this episode (e.g. B_Ga; default: all)")
+    validate.add_argument("--out", type=Path, default=Path("validation"), help="report directory (default: validation)")
     add_uncertainty_parsers(sub)
     return parser
 
@@ -410,6 +424,26 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """``blocsim scenarios``: every shipped scenario, one per line (name, description, data vintage)."""
+    from model import load_scenario, scenario_names
+
+    for name in scenario_names():
+        sc = load_scenario(name)
+        print(f"{name:<18}  {sc.description or sc.product}  [data: {sc.vintage or 'not stated'}]")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """``blocsim validate``: the historical episodes, model vs observed (``experiments.validation``)."""
+    from experiments.validation import run_validation
+
+    report = run_validation(args.out, episode=args.episode)
+    print(report.summary_text())
+    print(f"report: {report.path}")
+    return 0
+
+
 def _json_safe(value):
     """None for NaN and infinities: JSON has no literal for them."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -547,6 +581,8 @@ COMMANDS = {
     "sensitivity": cmd_sensitivity,
     "robustness": cmd_robustness,
     "app": cmd_app,
+    "scenarios": cmd_scenarios,
+    "validate": cmd_validate,
 }
 
 

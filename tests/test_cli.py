@@ -193,3 +193,16 @@ def test_help_and_argument_errors_do_not_load_the_model():
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert "LOADED []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_scenarios_lists_every_shipped_scenario(capsys):
+    from model import load_scenario, scenario_names
+
+    assert main(["scenarios"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    names = scenario_names()
+    assert len(lines) == len(names) >= 6
+    for line, name in zip(lines, names, strict=True):
+        sc = load_scenario(name)
+        assert line.split()[0] == name
+        assert sc.description in line and sc.vintage in line
