@@ -18,7 +18,9 @@ change moves demand by ``e_long`` in all, short run included), at most
 share ``r = substitution_ratchet`` of the demand lost never comes back, so
 once ``L`` has fallen to ``L_min`` it adjusts towards ``min(T, 1 - r (1 - L_min))``.
 
-Unmet demand of a use is what it would buy at the normal price (its
+Rationed demand is what buyers would pay more than the price for and did
+not get (zero when the market clears, but for ties at the margin). Unmet
+demand of a use is what it would buy at the normal price (its
 segment's moving-average price, ``market.normal_price_months``; steps
 counted as the clearing allocates them) and did not get. The strategic
 stockpile is refilled below, and sold above, multiples of the normal price
@@ -109,7 +111,7 @@ class ConsumerState(mesa.Agent):
         self.bought_stock = self.sold_stock = 0.0
         self.spend = self.income = 0.0  # $ this month
         self.surplus = 0.0  # $ consumer surplus this month (valuation - price, interpolated curves)
-        self.consumed = self.unmet = 0.0
+        self.consumed = self.unmet = self.rationed = 0.0
 
     # --------------------------------------------------------------- demand
     def update_demand(self, noise: float) -> None:
@@ -189,6 +191,12 @@ class ConsumerState(mesa.Agent):
         for i in range(len(self.uses)):
             self.unmet_by_use[i] = max(0.0, self.normal_by_use[i] - self.bought_by_use[i])
         self.unmet = sum(self.unmet_by_use)
+        # rationed: demand willing to pay more than the price (steps strictly above it) left unserved
+        self.rationed = 0.0
+        if price == price:
+            for i, (u, curve) in enumerate(zip(self.uses, self.curves, strict=True)):
+                above = sum(q for q, lo, _ in curve if lo > price * (1.0 + 1e-9)) * u.share * self.reference_demand
+                self.rationed += max(0.0, above - self.bought_by_use[i])
         self.surplus = 0.0
         if price == price:
             for u, curve in zip(self.uses, self.curves, strict=True):

@@ -261,8 +261,8 @@ class Pipeline:
         if installed + building + p.capacity <= role.potential:
             n = sum(1 for q in self.projects if q.generic and q.spec.country == p.country and q.spec.stage == p.stage)
             nxt = self._generic(p.country, p.stage, role, n + 1)
-            # one generic decision per country role a year: a firm adds a line at a time
-            nxt.spec = dataclasses.replace(nxt.spec, earliest=m.month + 12)
+            # one generic decision per country role per interval: a firm adds a line at a time
+            nxt.spec = dataclasses.replace(nxt.spec, earliest=m.month + self.fin.generic_interval)
             self.projects.append(nxt)
 
     def _owner_plant(self, ps: ProjectState):

@@ -11,6 +11,7 @@ or order, and any row can be re-run alone (``blocsim run --seed SEED``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -106,7 +107,7 @@ class Experiment:
     def digest(self) -> str:
         """SHA-256 of the parsed experiment (its values, not its bytes: comments and layout do not count)."""
         values = {f: getattr(self, f) for f in self.__dataclass_fields__ if f not in ("text", "description")}
-        key = json.dumps(values, sort_keys=True, default=list)
+        key = json.dumps(values, sort_keys=True, default=_plain)
         return hashlib.sha256(key.encode()).hexdigest()
 
     @property
@@ -178,6 +179,13 @@ class Experiment:
                     )
                 )
         return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON form of the parsed values a digest covers (dataclasses by their fields, sequences as lists)."""
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    return list(value)
 
 
 def members_full_cost(sc, members: tuple[str, ...]) -> float:

@@ -49,6 +49,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "demand_world": ("t/month", "rest-of-world consumers' reference demand"),
     "consumption_world": ("t/month", "rest-of-world consumption"),
     "unmet_world": ("t/month", "rest-of-world demand at the normal price left unserved"),
+    "rationed_bloc": ("t/month", "bloc demand willing to pay above the price left unserved (rationing)"),
+    "rationed_world": ("t/month", "rest-of-world demand willing to pay above the price left unserved"),
+    "rationed_home": ("t/month", "home-market demand willing to pay above the price left unserved"),
     "consumption_total": ("t/month", "world consumption, all segments"),
     "capacity_mining_member": ("t/month", "installed mining capacity of members"),
     "capacity_refining_member": ("t/month", "installed separation capacity of members"),
@@ -169,6 +172,12 @@ class StepRecorder:
                 spend_bloc += c.spend
             else:
                 stock_other += c.stock
+        rationed = {"bloc": 0.0, "home": 0.0, "world": 0.0}
+        for c in m.consumers:
+            k = m.segment_of(c.code)
+            rationed["bloc" if k == seg.bloc else "home" if k == seg.home else "world"] += c.rationed
+        for name, v in rationed.items():
+            row[f"rationed_{name}"] = v
         for name, agg in by.items():
             row[f"demand_{name}"] = agg[0]
             row[f"consumption_{name}"] = agg[1]

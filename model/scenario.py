@@ -511,6 +511,7 @@ class Finance:
     mine_price_share: float  # concentrate netback as a share of the oxide price (project appraisal)
     asset_collateral: float = 0.0  # credit line also advances this share of fixed assets at book
     generic_size: float = 0.0  # t/month of a generic expansion of a country role (0: none; long-run supply)
+    generic_interval: int = 12  # months between two generic expansion decisions of a country role
 
     def check(self, where: str) -> None:
         for name in ("interest_rate", "cost_of_capital"):
@@ -792,7 +793,10 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     for key in data:
         if key not in known:
             raise ScenarioError(key, data[key], f"unknown key (known: {', '.join(sorted(known))})")
-    for key in ("name", "dominant", "market", "bloc", "dumping", "defaults", "countries", "end_uses", "storage"):
+    for key in (
+        "name", "dominant", "market", "bloc", "dumping", "defaults", "countries", "end_uses", "storage", "finance",
+        "dominant_policy",
+    ):
         if key not in data:
             raise ScenarioError(key, None, "is required")
     countries = []

@@ -32,11 +32,15 @@ def frame(m):
 
 # ------------------------------------------------------------------ clearing at ties
 def test_no_bloc_baseline_has_no_spurious_shortages(sc):
-    """No bloc, no events, seeds 1-10: no month with world unmet demand above 1 % of demand
-    or a world oxide price above 2x the reference (0.1.0: two choke spikes per run)."""
+    """No bloc, no events, seeds 1-10: no month rations more than 1 % of demand (buyers willing to
+    pay the price left unserved: 0.1.0's unserved essential demand) and no month has a world oxide
+    price above 2x the reference (0.1.0: two choke spikes per run, 48-62 % unserved). Demand given
+    up at prices above the lagged normal price (``unmet``) follows the capacity cycles of a market
+    growing 8.7 %/yr; it is reported, not bounded, here."""
     for seed in range(1, 11):
         df = frame(run(sc, members=None, seed=seed))
-        assert (df.unmet_world <= 0.01 * df.demand_world).all(), seed
+        assert (df.rationed_world <= 0.01 * df.demand_world).all(), seed
+        assert (df.rationed_home <= 0.01 * df.demand_home).all(), seed
         assert (df.price_world_refined <= 2 * sc.market.reference_price).all(), seed
 
 

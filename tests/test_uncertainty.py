@@ -19,7 +19,7 @@ SMALL = DATA / "uncertain_small.toml"
 def test_test_scenario_declares_its_ranges():
     u = scenario_uncertain(SMALL)
     assert list(u) == [
-        "defaults.elasticity_short",
+        "defaults.elasticity_long",
         "market.transport_refined",
         "market.concentrate_floor_ratio",
         "defaults.cash_months",
@@ -60,11 +60,11 @@ def test_overrides_reach_the_scenario_and_leave_the_base_alone():
 def test_apply_copies_and_get_walks_codes_and_indices():
     raw = raw_scenario(SMALL)
     before = copy.deepcopy(raw)
-    new = apply(raw, {"countries.EU.refining.capacity": 100.0, "bloc.buffer_target_months": 3})
+    new = apply(raw, {"countries.EU.refining.capacity": 100.0, "bloc.procurement_target_months": 3})
     assert raw == before
     assert get(new, "countries.EU.refining.capacity") == 100.0
     assert get(new, "countries.1.refining.capacity") == 100.0  # by index too
-    assert get(new, "bloc.buffer_target_months") == 3.0
+    assert get(new, "bloc.procurement_target_months") == 3.0
     with pytest.raises(ScenarioError) as err:
         apply(raw, {"countries.XX.mining.capacity": 1})
     assert 'uncertain."countries.XX.mining.capacity"' in str(err.value) and "known codes" in str(err.value)
@@ -105,7 +105,7 @@ def _with(table_entry: dict, path: str) -> dict:
         ("market.transport_refined", {"dist": "normal", "low": 1, "high": 4}, "unknown distribution"),
         ("market.transport_refined", {"low": 1, "high": 4, "sd": 1}, "unknown key 'sd'"),
         ("market.transport_refined", {"low": 1}, "needs 'high'"),
-        ("defaults.elasticity_short", {"dist": "loguniform", "low": -0.3, "high": -0.05}, "low > 0"),
+        ("defaults.elasticity_long", {"dist": "loguniform", "low": -1.0, "high": -0.3}, "low > 0"),
         ("market.concentrate_floor_ratio", {"low": 0.4, "high": 1.5}, "high makes the scenario invalid"),
         ("defaults.restart_delay", {"low": 2.5, "high": 12}, "whole numbers"),
         ("dominant", {"low": 1, "high": 2}, "not a number"),
