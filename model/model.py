@@ -36,7 +36,7 @@ from agents.strategies import Competitive, Dumping, ExportControls
 from agents.traders import StockTrader
 from model.market import Segments, StageOutcome, TradeHistory, run_stage
 from model.recorder import StepRecorder
-from model.scenario import Event, Scenario, ScenarioError, parse_event
+from model.scenario import MAX_STEPS, Event, Scenario, ScenarioError, _int, validate_run
 from model.summary import summarise
 
 
@@ -77,32 +77,23 @@ class BlocModel(mesa.Model):
         member_stockpile_months: float | None = None,
         steps: int | None = None,
     ) -> None:
-        if seed is None:
-            seed = 0
-        if isinstance(seed, (int, np.integer)) and seed < 0:
-            raise ScenarioError("seed", seed, "must be >= 0")
+        opts = validate_run(  # the one validation layer: a bad option is one ScenarioError naming it
+            scenario, members, floor, instrument, seed, events, dumping, member_stockpile_months, steps
+        )
+        seed = opts["seed"]
         super().__init__(rng=np.random.default_rng(seed))
         self.seed = seed
         self.config = scenario  # the Scenario (Mesa reserves `model.scenario`)
-        self.members = scenario.resolve_members(members)
-        floor = 0.0 if floor is None else floor
-        if isinstance(floor, bool) or not isinstance(floor, (int, float)) or not math.isfinite(floor) or floor < 0:
-            raise ScenarioError("floor", floor, "must be a number >= 0 ($/kg)")
-        self.instruments = parse_instruments(instrument)
-        if floor > 0 and not self.instruments:
-            raise ScenarioError("instrument", instrument, f"a floor needs an instrument: {', '.join(INSTRUMENTS)}")
-        self.events: tuple[Event, ...] = scenario.events + tuple(
-            e if isinstance(e, Event) else parse_event(e) for e in events
-        )
+        self.members = tuple(opts["members"])
+        floor = opts["floor"]
+        self.instruments = parse_instruments(opts["instrument"])
+        dumping, member_stockpile_months = opts["dumping"], opts["member_stockpile_months"]
+        self.events: tuple[Event, ...] = scenario.events + opts["events"]
         for ev in self.events:
             if ev.issuer and ev.issuer not in scenario.codes:
                 raise ScenarioError("event.issuer", ev.issuer, f"unknown country (known: {', '.join(scenario.codes)})")
-        self.dumping_enabled = scenario.dumping.enabled if dumping is None else bool(dumping)
-        if member_stockpile_months is not None and not 0 <= member_stockpile_months <= 24:
-            raise ScenarioError("member_stockpile_months", member_stockpile_months, "must be between 0 and 24")
-        self.horizon = scenario.steps if steps is None else int(steps)
-        if self.horizon < 1:
-            raise ScenarioError("steps", steps, "must be >= 1")
+        self.dumping_enabled = scenario.dumping.enabled if dumping is None else dumping
+        self.horizon = scenario.steps if opts["steps"] is None else opts["steps"]
         self.month = 0
         self.segments = Segments()
         mk = scenario.market
@@ -303,6 +294,8 @@ class BlocModel(mesa.Model):
 
     def run(self, steps: int | None = None) -> BlocModel:
         """Run ``steps`` months (default: the horizon set at construction)."""
+        if steps is not None:
+            steps = _int("steps", steps, 0, MAX_STEPS)
         n = self.horizon - self.steps if steps is None else steps
         self.horizon = max(self.horizon, self.steps + n)
         for _ in range(n):

@@ -793,10 +793,7 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     for key in data:
         if key not in known:
             raise ScenarioError(key, data[key], f"unknown key (known: {', '.join(sorted(known))})")
-    for key in (
-        "name", "dominant", "market", "bloc", "dumping", "defaults", "countries", "end_uses", "storage", "finance",
-        "dominant_policy",
-    ):
+    for key in ("name", "dominant", "market", "bloc", "dumping", "defaults", "countries", "end_uses", "storage"):
         if key not in data:
             raise ScenarioError(key, None, "is required")
     countries = []
@@ -850,6 +847,9 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
 def _firm_tables(data: dict[str, Any], country_codes: list[str]) -> dict[str, Any]:
     """The optional firm tables of issue 8: [finance], [[firms]], [[projects]], [dominant_policy]."""
     out: dict[str, Any] = {}
+    for key in ("finance", "dominant_policy"):
+        if key not in data:
+            raise ScenarioError(key, None, "is required")
     if "finance" in data:
         out["finance"] = _build(Finance, "finance", data["finance"])
     if "dominant_policy" in data:
@@ -963,12 +963,14 @@ def validate_run(
         isinstance(instrument, str)
         or (isinstance(instrument, (list, tuple, set, frozenset)) and all(isinstance(i, str) for i in instrument))
     ):
-        raise ScenarioError("instrument", instrument, "must be levy, cfd, buffer or a combination like levy+buffer")
+        raise ScenarioError(
+            "instrument", instrument, "must be levy, cfd, buffer, procurement or a combination like levy+buffer"
+        )
     from model.model import parse_instruments
 
     instruments = parse_instruments(instrument)
     if floor > 0 and not instruments:
-        raise ScenarioError("instrument", instrument, "a floor needs an instrument: levy, cfd or buffer")
+        raise ScenarioError("instrument", instrument, "a floor needs an instrument: levy, cfd, buffer or procurement")
     if floor > 0 and not codes:
         raise ScenarioError("floor", floor, "a floor needs bloc members (members = none)")
     seed = 0 if seed is None else seed

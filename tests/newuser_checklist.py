@@ -113,7 +113,7 @@ def cases() -> list[Case]:
         run("cli_event_quota_noshare", ["--event", "export_quota:start=1,duration=5"], "event.share", "None"),
         run("cli_dumping_bad", ["--dumping", "maybe"], "--dumping", "maybe"),
         run("cli_unknown_flag", ["--colour", "red"], "unrecognized arguments", "--colour"),
-        run("cli_scenario_unknown", ["--scenario", "lithium"], "scenario", "lithium"),
+        run("cli_scenario_unknown", ["--scenario", "unobtainium"], "scenario", "unobtainium"),
         run("cli_scenario_missing_file", ["--scenario", "nope.toml"], "scenario", "nope.toml"),
         run("cli_scenario_not_toml", ["--scenario", "README.md"], "scenario", "README.md"),
         Case(
@@ -330,7 +330,7 @@ def cases() -> list[Case]:
             "unmet_blok",
         ),
         ex("ex_floor_mode_bad", ex_sub('floor_mode = "relative"', 'floor_mode = "percent"'), "floor_mode", "percent"),
-        ex("ex_scenario_bad", ex_sub('scenario = "rare_earths"', 'scenario = "lithium"'), "scenario", "lithium"),
+        ex("ex_scenario_bad", ex_sub('scenario = "rare_earths"', 'scenario = "unobtainium"'), "scenario", "unobtainium"),
         ex("ex_name_missing", ex_sub('name = "quick"', ""), "name", "None"),
         ex("ex_grid_int", QUICK.split("[grid]")[0] + "grid = 5\n", "grid", "5"),
         ex("ex_stock_30", QUICK + "member_stockpile_months = [30]\n", "grid.member_stockpile_months[0]", "30"),

@@ -95,7 +95,7 @@ def test_invariants_hold_every_step(sc, k, floor, instrument, event, dumping, se
         sc,
         steps=36,
         members=k,
-        floor=floor,
+        floor=floor if k else 0.0,  # a floor needs members
         instrument=instrument,
         seed=seed,
         events=[event] if event else [],
