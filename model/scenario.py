@@ -785,10 +785,8 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
     """Build and validate a scenario from parsed TOML."""
     if not isinstance(data, dict):
         raise ScenarioError("scenario", data, "must be a table")
-    if "uncertain" in data:  # ranges of uncertain parameters: checked, then set aside (model/uncertainty.py)
-        from model.uncertainty import strip_uncertain
-
-        data = strip_uncertain(data)
+    uncertain = data.get("uncertain")  # ranges of uncertain parameters: checked after the scenario itself
+    data = {k: v for k, v in data.items() if k != "uncertain"}
     known = {f.name for f in fields(Scenario)}
     for key in data:
         if key not in known:
@@ -841,6 +839,10 @@ def scenario_from_dict(data: dict[str, Any]) -> Scenario:
         **_firm_tables(data, codes),
     )
     sc.check()
+    if uncertain is not None:
+        from model.uncertainty import parse_uncertain
+
+        parse_uncertain(uncertain, data, check_bounds=False)
     return sc
 
 

@@ -330,7 +330,12 @@ def cases() -> list[Case]:
             "unmet_blok",
         ),
         ex("ex_floor_mode_bad", ex_sub('floor_mode = "relative"', 'floor_mode = "percent"'), "floor_mode", "percent"),
-        ex("ex_scenario_bad", ex_sub('scenario = "rare_earths"', 'scenario = "unobtainium"'), "scenario", "unobtainium"),
+        ex(
+            "ex_scenario_bad",
+            ex_sub('scenario = "rare_earths"', 'scenario = "unobtainium"'),
+            "scenario",
+            "unobtainium",
+        ),
         ex("ex_name_missing", ex_sub('name = "quick"', ""), "name", "None"),
         ex("ex_grid_int", QUICK.split("[grid]")[0] + "grid = 5\n", "grid", "5"),
         ex("ex_stock_30", QUICK + "member_stockpile_months = [30]\n", "grid.member_stockpile_months[0]", "30"),

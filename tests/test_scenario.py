@@ -39,7 +39,9 @@ def test_default_scenario_loads():
 def test_every_number_has_a_source_or_says_assumed():
     """Each line of the TOML that sets a number carries a comment: a source or `assumed` with a reason."""
     bad = []
-    for i, line in enumerate((SCENARIO_DIR / "rare_earths.toml").read_text().splitlines(), 1):
+    text = (SCENARIO_DIR / "rare_earths.toml").read_text()
+    text = text.split("\n[uncertain]")[0]  # the ranges table carries its reasons in `why`
+    for i, line in enumerate(text.splitlines(), 1):
         code = line.split("#", 1)[0]
         value = code.split("=", 1)[1].strip() if "=" in code else ""
         if value and not value.startswith('"') and re.search(r"\d", value):

@@ -113,8 +113,12 @@ def _with(table_entry: dict, path: str) -> dict:
     ],
 )
 def test_bad_uncertain_tables_name_path_and_value(path, entry, words):
+    raw = _with(entry, path)
     with pytest.raises(ScenarioError) as err:
-        scenario_from_dict(_with(entry, path))
+        if "makes the scenario invalid" in words:  # bounds are checked by parse_uncertain, not on every load
+            parse_uncertain(raw["uncertain"], raw)
+        else:
+            scenario_from_dict(raw)
     assert err.value.field == f'uncertain."{path}"'
     assert words in str(err.value)
 
@@ -126,3 +130,14 @@ def test_uncertain_must_be_a_table():
         scenario_from_dict(raw)
     with pytest.raises(ScenarioError, match="must be a table"):
         parse_uncertain({"defaults.cash_months": 3}, raw)
+
+
+def test_shipped_scenarios_declare_valid_ranges_for_their_assumed_numbers():
+    """Every shipped scenario's [uncertain] table is valid at every bound; rare_earths covers its assumed numbers."""
+    from model.scenario import scenario_names
+
+    for name in scenario_names():
+        scenario_uncertain(name)  # raises ScenarioError naming the path if a bound makes the scenario invalid
+    u = scenario_uncertain("rare_earths")
+    assert len(u) > 200 and all(p.why for p in u.values())
+    assert {"market.enforcement", "storage.precaution", "end_uses.0.reservation", "finance.cost_of_capital"} <= set(u)
