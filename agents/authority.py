@@ -8,7 +8,7 @@ monthly flows (``flows``), their totals, and their present value at the
 scenario's ``discount_rate`` (``discounted``).
 
 The net fiscal cost of a month is ``cfd_paid + buffer_spend - buffer_income
-+ procurement_spend - procurement_income + storage_cost - levy_revenue``
++ procurement_spend - procurement_income + storage_cost + finance_cost - levy_revenue``
 (CfD paybacks above the strike enter ``cfd_paid`` as negative payments).
 """
 
@@ -34,6 +34,7 @@ FLOWS = (
     "procurement_spend",
     "procurement_income",
     "storage_cost",
+    "finance_cost",
 )
 
 
@@ -46,6 +47,7 @@ def net_fiscal(flows: dict[str, float]) -> float:
         + flows["procurement_spend"]
         - flows["procurement_income"]
         + flows["storage_cost"]
+        + flows["finance_cost"]
         - flows["levy_revenue"]
     )
 

@@ -5,24 +5,24 @@ Both subclass ``agents.instruments.Instrument``; register them with
 ``instrument="levy+dod_mp"`` or ``"cfd+concessional"``.
 
 - ``dod_mp`` -- the **DoD-MP Materials contract** as signed (July 2025): a floor of
-  ``STRIKE`` = 110 $/kg on one firm's NdPr oxide (MP Materials' separation plant), sold or
-  stockpiled, for ``TERM`` = 120 months; the government receives ``UPSIDE`` = 30 % of the
-  price above the floor; at most ``VOLUME_CAP`` t/month are covered. Settled each month on
+  ``dod_strike`` = 110 $/kg on one firm's NdPr oxide (MP Materials' separation plant), sold or
+  stockpiled, for ``dod_term_months`` = 120; the government receives ``dod_upside_share`` = 30 % of the
+  price above the floor; at most ``dod_volume_cap`` t/month are covered. Settled each month on
   the firm's realised netback over all its sales (wherever sold, not only into the bloc):
-  ``pay = (STRIKE - p) x q`` below the strike, ``-UPSIDE x (p - STRIKE) x q`` above it, booked
+  ``pay = (strike - p) x q`` below the strike, ``-upside x (p - strike) x q`` above it, booked
   as the plant's ``subsidy`` flow (so its cash identity holds) and as the authority's
   ``cfd_paid``. The firm's expected price counts the floor on the covered share.
 - ``concessional`` -- **concessionary finance** (EU-Japan funds, JOGMEC, Project Vault's
-  $10 bn): the authority lends ``LEND_SHARE`` of a member project's capex at ``RATE``
-  instead of the market rate, within ``BUDGET``; the project is appraised at its cost of
+  $10 bn): the authority lends ``concessional_lend_share`` of a member project's capex at ``concessional_rate``
+  instead of the market rate, within ``concessional_budget``; the project is appraised at its cost of
   capital less the interest saving on the lent share. The fiscal cost is the interest
-  subsidy ``(market rate - RATE) x loan`` a month plus the loans lost when a borrower closes
+  subsidy ``(market rate - concessional_rate) x loan`` a month plus the loans lost when a borrower closes
   insolvent (its share of the written-off debt); reported in ``fiscal_cost`` (see below).
 
-Fiscal reporting: ``dod_mp`` uses the authority's ``cfd_paid`` flow. ``concessional``
-keeps ``interest_subsidy`` and ``losses`` ($, cumulative) on itself; to enter the
-authority's budget it needs a flow key in ``agents.authority.FLOWS`` (e.g. ``finance_cost``)
-added to ``net_fiscal`` -- the lead engineer's files.
+Terms (strike, upside share, term, volume cap, the firm; budget, rate, lent share) are in the
+scenario's ``[contracts]`` table. Fiscal reporting: ``dod_mp`` uses the authority's ``cfd_paid``
+flow; ``concessional`` its ``finance_cost`` flow (interest subsidy and loans lost), both in
+``net_fiscal``.
 """
 
 from __future__ import annotations
@@ -35,35 +35,35 @@ from agents.producers import KG
 if TYPE_CHECKING:
     from agents.producers import Plant
 
-# DoD-MP contract, shared data (rare_earths.csv): dod_mp_price_floor, dod_mp_upside_share, dod_mp_floor_duration
-STRIKE = 110.0  # $/kg NdPr oxide (MP/DoD Jul 2025)
-UPSIDE = 0.30  # share of the price above the floor to the government (Nasdaq/Reuters)
-TERM = 120  # months (MP release: 10 years)
-VOLUME_CAP = 10000.0 / 12.0  # t/month: assumed, MP's 10X magnet plan of 10 kt/yr (mp_10x_magnet_capacity) as the cap
-FIRM = "MP Materials"
+class _Contract(Instrument):
+    """A contract's terms come from the scenario's ``[contracts]`` table."""
 
-# concessionary finance: assumed figures (Project Vault: $10 bn of EXIM lending, project_vault_exim)
-BUDGET = 10.0e9  # $ lending budget
-RATE = 0.02  # a year: concessional rate (assumed; EXIM/JOGMEC-type lending, range 0-0.04)
-LEND_SHARE = 0.5  # of capex (assumed, range 0.3-0.8)
+    def __init__(self, authority) -> None:
+        super().__init__(authority)
+        terms = self.model.config.contracts
+        if terms is None:
+            from model.scenario import ScenarioError
+
+            raise ScenarioError("instrument", self.name, "needs a [contracts] table in the scenario")
+        self.c = terms
 
 
-class DodMpContract(Instrument):
+class DodMpContract(_Contract):
     """A 110 $/kg floor on MP Materials' NdPr oxide with 30 % upside sharing, 10 years, capped volume."""
 
     name = "dod_mp"
 
     def in_term(self) -> bool:
-        return self.model.month < TERM
+        return self.model.month < self.c.dod_term_months
 
     def _covered(self, plant: Plant) -> bool:
-        return plant.stage == "refined" and getattr(plant, "firm", "") == FIRM
+        return plant.stage == "refined" and getattr(plant, "firm", "") == self.c.dod_firm
 
     def guarantee(self, plant: Plant) -> tuple[float, float]:
         if not self._covered(plant) or not self.in_term():
             return 0.0, 0.0
         expected = max(plant.sales_trend, 1e-9)
-        return min(1.0, VOLUME_CAP / expected), STRIKE
+        return min(1.0, self.c.dod_volume_cap / expected), self.c.dod_strike
 
     def close_month(self) -> None:
         """Settle the month's covered sales of the firm (plants have settled their own sales)."""
@@ -72,15 +72,16 @@ class DodMpContract(Instrument):
         for plant in self.model.refiners:
             if not self._covered(plant) or plant.sold <= 1e-9:
                 continue
-            q = min(plant.sold, VOLUME_CAP)
+            q = min(plant.sold, self.c.dod_volume_cap)
             p = plant.revenue / (plant.sold * KG)
-            per_kg = STRIKE - p if p < STRIKE else -UPSIDE * (p - STRIKE)
+            strike = self.c.dod_strike
+            per_kg = strike - p if p < strike else -self.c.dod_upside_share * (p - strike)
             pay = per_kg * q * KG  # negative above the strike: the government's upside share
             plant.book("subsidy", pay)
             self.auth.flows["cfd_paid"] += pay
 
 
-class ConcessionalFinance(Instrument):
+class ConcessionalFinance(_Contract):
     """The authority lends part of members' project capex at a concessional rate, within a budget."""
 
     name = "concessional"
@@ -97,11 +98,12 @@ class ConcessionalFinance(Instrument):
         """(loan $, cost-of-capital reduction a year) offered to a project, or (0, 0)."""
         if project.country not in self.auth.members:
             return 0.0, 0.0
-        loan = min(LEND_SHARE * project.capex, max(0.0, BUDGET - self.lent))
+        c = self.c
+        loan = min(c.concessional_lend_share * project.capex, max(0.0, c.concessional_budget - self.lent))
         if loan <= 0:
             return 0.0, 0.0
         market = self.model.config.finance.interest_rate
-        return loan, (market - RATE) * loan / project.capex
+        return loan, (market - c.concessional_rate) * loan / project.capex
 
     def lend(self, plant: Plant, loan: float) -> None:
         self.lent += loan
@@ -114,10 +116,13 @@ class ConcessionalFinance(Instrument):
             plant = self._plants[key]
             if plant.written_off > 0:  # the borrower closed insolvent: the loan is lost
                 self.losses += loan
+                self.auth.flows["finance_cost"] += loan
                 self.lent -= loan
                 del self.loans[key]
                 continue
-            self.interest_subsidy += (market - RATE) / 12.0 * loan
+            subsidy = (market - self.c.concessional_rate) / 12.0 * loan
+            self.interest_subsidy += subsidy
+            self.auth.flows["finance_cost"] += subsidy
 
 
 CONTRACTS: dict[str, type[Instrument]] = {cls.name: cls for cls in (DodMpContract, ConcessionalFinance)}

@@ -245,3 +245,13 @@ class Procurement(Instrument):
 
 
 INSTRUMENTS: dict[str, type[Instrument]] = {cls.name: cls for cls in (Levy, CfD, Buffer, Procurement)}
+
+
+def _register_contracts() -> None:
+    """Firm-level and concessionary instruments (``agents.contracts``: ``dod_mp``, ``concessional``)."""
+    from agents.contracts import CONTRACTS
+
+    INSTRUMENTS.update(CONTRACTS)
+
+
+_register_contracts()

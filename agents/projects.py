@@ -240,13 +240,12 @@ class Pipeline:
     def _borrow(self, plant, lender, loan: float, capex: float) -> None:
         """The plant's debt on this project is partly the authority's concessional loan: its interest
         rate becomes the blend of the market and concessional rates over its debt."""
-        from agents.contracts import RATE
-
+        rate = lender.c.concessional_rate
         lender.lend(plant, loan)
         debt = plant.debt + plant.debt_share * capex
         if debt > 0:
             loan = min(loan, plant.debt_share * capex)
-            plant.interest_rate = (plant.interest_rate * (debt - loan) + RATE * loan) / debt
+            plant.interest_rate = (plant.interest_rate * (debt - loan) + rate * loan) / debt
 
     def _respawn(self, ps: ProjectState) -> None:
         """Once a generic expansion is decided, the next one becomes a candidate while potential remains."""

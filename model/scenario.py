@@ -305,6 +305,31 @@ class Storage:
 
 
 @dataclass(frozen=True)
+class Contracts:
+    """Terms of the firm-level and concessionary instruments (``agents.contracts``)."""
+
+    dod_strike: float  # $/kg
+    dod_upside_share: float
+    dod_term_months: int
+    dod_volume_cap: float  # t/month
+    dod_firm: str
+    concessional_budget: float  # $
+    concessional_rate: float  # a year
+    concessional_lend_share: float
+
+    def check(self, where: str) -> None:
+        _num(f"{where}.dod_strike", self.dod_strike, 0.0, MAX_PRICE)
+        _num(f"{where}.dod_upside_share", self.dod_upside_share, 0.0, 1.0)
+        _int(f"{where}.dod_term_months", self.dod_term_months, 1, MAX_STEPS)
+        _num(f"{where}.dod_volume_cap", self.dod_volume_cap, 0.0, MAX_TONNES)
+        if not isinstance(self.dod_firm, str) or not self.dod_firm:
+            raise ScenarioError(f"{where}.dod_firm", self.dod_firm, "must be a firm name")
+        _num(f"{where}.concessional_budget", self.concessional_budget, 0.0, MAX_MONEY)
+        _num(f"{where}.concessional_rate", self.concessional_rate, 0.0, 1.0)
+        _num(f"{where}.concessional_lend_share", self.concessional_lend_share, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
 class BlocParams:
     accession_order: tuple[str, ...]
     cfd_upside_share: float
@@ -632,6 +657,7 @@ class Scenario:
     firms: tuple[Firm, ...] = field(default_factory=tuple)  # issue 8: named facilities ([[firms]])
     projects: tuple[Project, ...] = field(default_factory=tuple)  # issue 8: the project pipeline ([[projects]])
     dominant_policy: DominantPolicy | None = None  # issue 8: [dominant_policy]
+    contracts: Contracts | None = None  # firm-level and concessionary instruments ([contracts], optional)
 
     def check(self, where: str = "scenario") -> None:
         _text("name", self.name)
@@ -856,6 +882,8 @@ def _firm_tables(data: dict[str, Any], country_codes: list[str]) -> dict[str, An
         out["finance"] = _build(Finance, "finance", data["finance"])
     if "dominant_policy" in data:
         out["dominant_policy"] = _build(DominantPolicy, "dominant_policy", data["dominant_policy"])
+    if "contracts" in data:
+        out["contracts"] = _build(Contracts, "contracts", data["contracts"])
     for key, cls in (("firms", Firm), ("projects", Project)):
         raw = data.get(key, [])
         if not isinstance(raw, list):
