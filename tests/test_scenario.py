@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from model import BlocModel, ScenarioError, load_scenario
-from model.scenario import SCENARIO_DIR, parse_event, scenario_from_dict
+from model.scenario import SCENARIO_DIR, parse_event, scenario_from_dict, scenario_names
 
 
 @pytest.fixture
@@ -36,10 +36,11 @@ def test_default_scenario_loads():
     assert 0.88 < cn.refining.capacity / refining < 0.93
 
 
-def test_every_number_has_a_source_or_says_assumed():
-    """Each line of the TOML that sets a number carries a comment: a source or `assumed` with a reason."""
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_number_has_a_source_or_says_assumed(name):
+    """Each line of every shipped TOML that sets a number carries a comment: a source or `assumed` with a reason."""
     bad = []
-    text = (SCENARIO_DIR / "rare_earths.toml").read_text()
+    text = (SCENARIO_DIR / f"{name}.toml").read_text()
     text = text.split("\n[uncertain]")[0]  # the ranges table carries its reasons in `why`
     for i, line in enumerate(text.splitlines(), 1):
         code = line.split("#", 1)[0]
@@ -51,6 +52,14 @@ def test_every_number_has_a_source_or_says_assumed():
             elif comment.startswith("assumed") and len(comment) < len("assumed") + 3:
                 bad.append(f"line {i}: assumed without a reason")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("name", scenario_names())
+def test_every_scenario_has_the_firm_tables(name):
+    """The firm model (issue 8) reads [finance] and [dominant_policy]: every shipped scenario has both."""
+    sc = load_scenario(name)
+    assert sc.finance is not None and sc.dominant_policy is not None
+    assert sc.finance.capex_mining > 0 and sc.finance.capex_refining > 0
 
 
 @pytest.mark.parametrize(

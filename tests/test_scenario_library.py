@@ -91,3 +91,13 @@ def test_runs_with_a_levy_floor_and_events(name):
     assert len(df) == 240 and df.price_bloc_refined.notna().all()
     events_only = BlocModel(sc, members=0, seed=1).run(240)
     assert events_only.recorder.n == 240
+
+
+@pytest.mark.parametrize("instrument", ["levy", "cfd", "buffer"])
+@pytest.mark.parametrize("name", LIBRARY)
+def test_runs_with_each_instrument_and_the_firm_model(name, instrument):
+    """Three members, a floor at 1.3x the reference price, each instrument, the scenario's events: 240 months."""
+    sc = load_scenario(name)
+    model = BlocModel(sc, members=3, floor=1.3 * sc.market.reference_price, instrument=instrument, seed=1).run(240)
+    df = model.datacollector.get_model_vars_dataframe()
+    assert len(df) == 240 and df.price_bloc_refined.notna().all()
