@@ -33,6 +33,7 @@ owner's plant and ramps up over ``ramp_months``.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -139,7 +140,10 @@ class Pipeline:
             self._factors(ps, rate)
         p = ps.spec
         q = p.capacity * KG
-        netback = p.cash_cost + (p.fixed_cost * q * ps.a_f + p.capex * ps.a_k) / (q * ps.a_u)
+        if q * ps.a_u <= 0:  # no capacity, or no output within the plant's life: no price pays for it
+            netback = math.inf
+        else:
+            netback = p.cash_cost + (p.fixed_cost * q * ps.a_f + p.capex * ps.a_k) / (q * ps.a_u)
         if rate is not None:
             ps.a_u, ps.a_f, ps.a_k = keep
         return netback / self.stage_share(ps)

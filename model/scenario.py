@@ -893,14 +893,14 @@ def _firm_tables(data: dict[str, Any], country_codes: list[str]) -> dict[str, An
     codes = set(country_codes)
     shares: dict[tuple[str, str], float] = {}
     for f in out["firms"]:  # one firm (name) may own plants in several countries and stages
-        if f.country not in codes:
+        if not isinstance(f.country, str) or f.country not in codes:
             raise ScenarioError(f"firms[{f.name}].country", f.country, "unknown country")
         shares[(f.country, f.stage)] = shares.get((f.country, f.stage), 0.0) + f.share
     for (code, stage), total in shares.items():
         if total > 1.0 + 1e-9:
             raise ScenarioError(f"firms[{code}.{stage}].share", round(total, 9), "shares of a country role exceed 1")
     for p in out["projects"]:
-        if p.country not in codes:
+        if not isinstance(p.country, str) or p.country not in codes:
             raise ScenarioError(f"projects[{p.name}].country", p.country, "unknown country")
     return out
 
