@@ -250,7 +250,9 @@ class ResultStore:
             self._rows: dict[str, dict[str, Any]] = {}
             self._verify()
         except BaseException:
-            self.close(discard=self.created)
+            # remove the directory only if this store created it AND holds its lock: a sweep refused by
+            # another one's lock must not delete the folder that other sweep is writing into
+            self.close(discard=self.created and self._lock_fd is not None)
             raise
         self._last_fold = time.monotonic()
 
