@@ -164,7 +164,7 @@ def _nearest_existing(path: Path) -> Path:
 
 def check_out_dir(out: Path, field: str = "--out") -> None:
     """Refuse, before any work, an output directory that cannot be created or written."""
-    if out.exists() and not out.is_dir():
+    if out.exists() and not out.is_dir() and out.exists():  # (a directory removed meanwhile is not a file)
         raise ExperimentError(field, str(out), "is a file, not a directory: give a results directory")
     base = _nearest_existing(out)
     if not base.is_dir():
@@ -204,7 +204,9 @@ def _foreign(out: Path) -> list[str]:
     return sorted(
         p.name
         for p in out.iterdir()
-        if p.name not in OWN_NAMES and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+        if p.name not in OWN_NAMES
+        and not (p.name.startswith(".") and p.name.endswith(".tmp"))
+        and not p.name.startswith(".blocsim-probe.")  # another sweep checking it can write here
     )
 
 
