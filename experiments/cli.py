@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PATH=VALUE",
-        help="override a scenario number, repeatable: defaults.cash_months=6, countries.US.mining.fixed_cost=5 "
+        help="override a scenario number, repeatable: finance.cost_of_capital=0.12, countries.US.mining.fixed_cost=5 "
         "(the u.* columns of a design's runs.parquet; docs/uncertainty.md)",
     )
 
@@ -496,9 +496,9 @@ def _overrides(items: list[str]) -> dict[str, float]:
         try:
             out[path.strip()] = float(value)
         except ValueError:
-            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. defaults.cash_months=6") from None
+            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. finance.cost_of_capital=0.12") from None
         if not eq or not path.strip():
-            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. defaults.cash_months=6")
+            raise ScenarioError("--set", item, "must be PATH=NUMBER, e.g. finance.cost_of_capital=0.12")
     return out
 
 
