@@ -156,6 +156,7 @@ class BlocModel(mesa.Model):
             "refining": sum(p.capacity for p in self.refiners if p.code in self.members),
             "refining_online": sum(p.online_capacity for p in self.refiners if p.code in self.members),
         }
+        self._plant_start = {id(p): p.capacity for p in self.plants}
         self.recorder = StepRecorder(self)
         self.datacollector = self.recorder.collector  # a mesa.DataCollector
         self.concentrate: StageOutcome | None = None
@@ -301,6 +302,31 @@ class BlocModel(mesa.Model):
         for _ in range(n):
             self.step()
         return self
+
+    def firm_summary(self):
+        """The run so far per firm facility: a pandas DataFrame, one row per plant (firm, country, stage),
+        with its installed capacity at the start and now (t/month), on-line capacity, cash, debt and net
+        worth ($), times it went offline, and its status; aggregate by ``country`` for country figures."""
+        import pandas as pd
+
+        rows = [
+            {
+                "firm": p.firm,
+                "country": p.code,
+                "stage": p.stage,
+                "group": self.group_of(p.code),
+                "capacity_start": self._plant_start.get(id(p), 0.0),
+                "capacity_end": p.capacity,
+                "online_end": p.online_capacity,
+                "cash": p.cash,
+                "debt": p.debt,
+                "net_worth": p.net_worth,
+                "exits": float(p.exits),
+                "status": p.status,
+            }
+            for p in self.plants
+        ]
+        return pd.DataFrame(rows)
 
     def summary(self) -> dict[str, float]:
         """Headline results of the run so far (see ``model.summary``)."""

@@ -308,3 +308,17 @@ def test_concessional_finance_lends_to_member_projects_within_budget(monkeypatch
     inst = next(i for i in m.authority.instruments if i.name == "concessional")
     assert 0 < inst.lent <= SC.contracts.concessional_budget
     assert inst.interest_subsidy > 0
+
+
+def test_firm_summary_reads_per_firm_and_adds_up_per_country():
+    m = BlocModel(SC, members=["EU", "US", "JP"], floor=90.0, instrument="levy", seed=2)
+    m.run(36)
+    fs = m.firm_summary()
+    assert {"MP Materials", "Lynas", "Northern Rare Earth"} <= set(fs.firm)
+    assert len(fs) == len(m.plants)
+    for (code, stage), d in fs.groupby(["country", "stage"]):
+        plants = m.mines if stage == "concentrate" else m.refiners
+        assert d.capacity_end.sum() == pytest.approx(sum(p.capacity for p in plants if p.code == code))
+    start = fs[fs.country.isin(["EU", "US", "JP"]) & (fs.stage == "refined")].capacity_start.sum()
+    assert start == pytest.approx(m.start_capacity["refining"])
+    assert (fs.online_end <= fs.capacity_end + 1e-9).all()
