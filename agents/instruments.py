@@ -17,7 +17,9 @@ Each follows the real scheme it is named after (``docs/model.md``):
 - ``buffer`` -- an open-market buffer stock like the International Tin
   Agreement's: it bids F in the bloc for whatever is offered, from anyone,
   while its fund lasts, sells at ``buffer_ceiling_ratio x F``, and pays
-  storage; when the fund is spent the floor fails.
+  storage; when the fund is spent the floor fails. Storage is still paid on the stock
+  held after that, so the fund goes negative: the debt the ITA's buffer stock manager
+  ran up in 1985.
 - ``procurement`` -- joint procurement (0.1.0's "buffer"): the authority buys
   member supply at F in a reserve segment only members may deliver to, up to
   a stock target, and releases it above ``procurement_release_ratio x F``.
