@@ -1,0 +1,65 @@
+"""A month's cost vs the number of agents: every non-dominant country replicated K times.
+
+    python benchmarks/bench_scale.py [K ...]        # default: 1 10 100
+
+Copies get new codes (``US~3``) and no named firms or projects (their roles go to one
+"rest of" firm each); demand and capacity are not rescaled, so the market is K times larger
+outside the dominant supplier. Prints the median CPU seconds of a month after a 6-month warm-up
+(months 7-12) and the share spent in the clearing; nothing here is asserted in tests.
+"""
+
+from __future__ import annotations
+
+import copy
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+import tomllib
+
+from model import BlocModel
+from model.scenario import SCENARIO_DIR, scenario_from_dict
+
+
+def replicated(k: int):
+    raw = tomllib.loads((SCENARIO_DIR / "rare_earths.toml").read_text())
+    raw.pop("uncertain", None)
+    extra = []
+    for c in raw["countries"]:
+        if c["code"] == raw["dominant"]:
+            continue
+        for i in range(1, k):
+            d = copy.deepcopy(c)
+            d["code"] = f"{c['code']}~{i}"
+            d["name"] = f"{c['name']} {i}"
+            extra.append(d)
+    raw["countries"] += extra
+    return scenario_from_dict(raw)
+
+
+def month_cost(k: int) -> tuple[int, float, float]:
+    m = BlocModel(replicated(k), members=3, floor=90.0, instrument="levy", seed=1)
+    m.run(6)
+    times = []
+    prof = cProfile.Profile()
+    for _ in range(6):
+        t = time.process_time()
+        prof.enable()
+        m.step()
+        prof.disable()
+        times.append(time.process_time() - t)
+    st = pstats.Stats(prof)
+    clear = sum(v[3] for key, v in st.stats.items() if key[2] == "clear" and key[0].endswith("clearing.py"))
+    total = sum(v[2] for v in st.stats.values())
+    n_agents = len(m.agents)
+    return n_agents, statistics.median(times), clear / max(total, 1e-12)
+
+
+if __name__ == "__main__":
+    ks = [int(a) for a in sys.argv[1:]] or [1, 10, 100]
+    print("| K | agents | CPU s a month | share in clear |")
+    print("|---:|---:|---:|---:|")
+    for k in ks:
+        n, s, share = month_cost(k)
+        print(f"| {k} | {n:,} | {s:.3f} | {share:.0%} |", flush=True)
