@@ -101,7 +101,7 @@ def robustness(
         row = {**head, "futures": n, "meets": k, "share": k / n if n else math.nan, "share_low": lo, "share_high": hi}
         for i, text in enumerate(requires):
             row[f"share[{text}]"] = float(g[f"_req{i}"].mean())
-        row["errors"] = int(errs.get(key, 0)) if errs is not None else 0
+        row["errors"] = int(errs.get(key if len(pcols) > 1 else key[0], 0)) if errs is not None else 0
         rows.append(row)
         failing = n - k
         if prim and ucols and failing >= min_failures and k > 0:

@@ -87,12 +87,17 @@ class Uncertain:
         return out
 
 
-def _field(path: str) -> str:
-    return f'uncertain."{path}"'
+def _field(path: str, table: str = "uncertain") -> str:
+    return f'{table}."{path}"'
 
 
-def _walk(raw: Any, path: str) -> tuple[Any, Any]:
-    """(container, key) of ``path`` in the parsed scenario ``raw``; ScenarioError if it is not there."""
+def _walk(raw: Any, path: str, table: str = "uncertain") -> tuple[Any, Any]:
+    """(container, key) of ``path`` in the parsed scenario ``raw``; ScenarioError if it is not there
+    (its field is ``TABLE."PATH"``: where the path was given)."""
+
+    def _field(path: str) -> str:
+        return f'{table}."{path}"'
+
     if not isinstance(path, str) or not path or any(not p for p in path.split(".")):
         raise ScenarioError(_field(path), path, "must be a dotted parameter path like 'market.transport_refined'")
     parts = path.split(".")
@@ -140,11 +145,14 @@ def apply(raw: Mapping[str, Any], values: Mapping[str, float]) -> dict[str, Any]
     """
     out = copy.deepcopy(dict(raw))
     for path, value in values.items():
-        container, key = _walk(out, path)
+        container, key = _walk(out, path, "overrides")
         old = container[key]
         if isinstance(old, bool) or not isinstance(old, (int, float)):
-            raise ScenarioError(_field(path), old, "is not a number in the scenario, so it cannot be varied")
-        value = _number(path, value, "the override")
+            raise ScenarioError(
+                _field(path, "overrides"), old, "is not a number in the scenario, so it cannot be varied"
+            )
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ScenarioError(_field(path, "overrides"), value, "the override must be a finite number")
         container[key] = int(round(value)) if isinstance(old, int) else value
     return out
 

@@ -67,7 +67,7 @@ def test_apply_copies_and_get_walks_codes_and_indices():
     assert get(new, "bloc.procurement_target_months") == 3.0
     with pytest.raises(ScenarioError) as err:
         apply(raw, {"countries.XX.mining.capacity": 1})
-    assert 'uncertain."countries.XX.mining.capacity"' in str(err.value) and "known codes" in str(err.value)
+    assert 'overrides."countries.XX.mining.capacity"' in str(err.value) and "known codes" in str(err.value)
     with pytest.raises(ScenarioError, match="not a number"):
         apply(raw, {"dominant": 1})
 
