@@ -7,6 +7,7 @@ Money is in $, quantities in t/month, prices in $/kg (1 t = 1,000 kg).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -234,12 +235,14 @@ class Plant(mesa.Agent):
         """This month's price of the plant's output in its own segment, $/kg."""
         return self.model.last_price("concentrate", self.model.segment_of(self.code))
 
+    def netback(self) -> float:
+        """What the plant earned per kg sold this month over all segments, $/kg (NaN if it sold nothing)."""
+        return self.revenue / (self.sold * KG) if self.sold > 1e-9 else math.nan
+
     def realised_price(self) -> float:
         """What the plant earned per kg this month (its netback over all segments), or its
         home segment's price if it sold nothing, $/kg."""
-        if self.sold > 1e-9:
-            return self.revenue / (self.sold * KG)
-        return self.market_price()
+        return self.netback() if self.sold > 1e-9 else self.market_price()
 
     def observe_price(self) -> None:
         """Update the expected price (a moving average of the realised netback) and the sales trend."""
@@ -481,33 +484,29 @@ class RefinerState(Plant):
         self.sold += quantity
         self.revenue += quantity * price * KG
 
+    def feed_cost(self) -> float:
+        """The concentrate in a kg of oxide at its segment's last concentrate price, $/kg."""
+        k = self.model.segment_of(self.code)
+        return self.model.last_price("concentrate", k) / self.model.config.market.refining_yield
+
     def market_price(self) -> float:
         """Processing margin in its segment: oxide price less the concentrate in it, $/kg."""
-        y = self.model.config.market.refining_yield
-        k = self.model.segment_of(self.code)
-        return self.model.last_price("refined", k) - self.model.last_price("concentrate", k) / y
+        return self.model.last_price("refined", self.model.segment_of(self.code)) - self.feed_cost()
 
     def realised_price(self) -> float:
         """Processing margin realised: oxide netback less the concentrate in it, $/kg."""
-        if self.sold <= 1e-9:
-            return self.market_price()
-        y = self.model.config.market.refining_yield
-        conc = self.model.last_price("concentrate", self.model.segment_of(self.code))
-        return self.revenue / (self.sold * KG) - conc / y
+        return self.netback() - self.feed_cost() if self.sold > 1e-9 else self.market_price()
 
     def investment_price(self) -> float:
         """Expected processing margin, raised where an instrument covers the oxide price."""
-        y = self.model.config.market.refining_yield
-        conc = self.model.last_price("concentrate", self.model.segment_of(self.code)) / y
+        conc = self.feed_cost()
         return self.model.authority.guaranteed_price(self, self.expected_price + conc) - conc
 
     def finish_month(self) -> None:
         self.settle(self.conc_spend + self.processing_spend)
         d = self.defaults
         self.expected_sales += (self.sold - self.expected_sales) / d.refiner_sales_memory
-        price = self.revenue / (self.sold * KG) if self.sold > 1e-9 else self.model.refined.prices[
-            self.model.segment_of(self.code)
-        ]
+        price = self.netback() if self.sold > 1e-9 else self.model.refined.prices[self.model.segment_of(self.code)]
         if price == price:
             self.price_expect += (price - self.price_expect) / d.refiner_price_memory
 
