@@ -115,27 +115,29 @@ def _links(model: BlocModel, stage: str, levy: float, history: TradeHistory) -> 
     return out
 
 
-def demand_bids(model: BlocModel, consumers: list) -> tuple[list[Bid], list[tuple[int, int, list]]]:
+def demand_bids(
+    model: BlocModel, consumers: list
+) -> tuple[list[Bid], list[tuple[int, int, list]], dict[int, float]]:
     """The end-use demand steps of all consumers of each segment, as one bid per (segment, use, step).
 
     Every consumer's steps are the scenario's unit curves scaled by ``share_u x D_ref``
     (``ConsumerState.use_bids``), so a segment's bid for a step is the sum over its consumers,
     and fills are shared in proportion to ``D_ref`` -- the clearing's pro-rata rationing rule.
-    Returns the bids and, per bid, ``(segment, use index, consumers)``.
+    Returns the bids, per bid ``(segment, use index, consumers)``, and each segment's total ``D_ref``.
     """
     by_seg: dict[int, list] = {}
     for c in consumers:
         by_seg.setdefault(model.home_segment(c), []).append(c)
-    bids, meta = [], []
+    bids, meta, totals = [], [], {}
     for k, cs in by_seg.items():
-        total = sum(c.reference_demand for c in cs)
+        total = totals[k] = sum(c.reference_demand for c in cs)
         for i, (u, curve) in enumerate(zip(model.config.end_uses, model.use_curves, strict=True)):
             scale = u.share * total
             for q, lo, hi in curve:
                 if q * scale > 1e-9:
                     bids.append(Bid(cs[0].code, k, q * scale, lo, hi))
                     meta.append((k, i, cs))
-    return bids, meta
+    return bids, meta, totals
 
 
 def run_stage(
@@ -210,7 +212,7 @@ def run_stage(
         for (k, price, upper), idx in groups.items()
     ]
     n_quoted = len(bids)
-    use_bids, use_meta = demand_bids(model, demand)
+    use_bids, use_meta, demand_total = demand_bids(model, demand)
     bids += use_bids
     links = _links(model, stage, levy, history)
 
@@ -281,7 +283,7 @@ def run_stage(
             continue
         done.add((k, i))
         money["paid"] += bought[(k, i)] * prices[k] * KG
-        total = sum(c.reference_demand for c in cs)
+        total = demand_total[k]
         for c in cs:
             y = bought[(k, i)] * c.reference_demand / total
             if y > 1e-12:

@@ -159,29 +159,30 @@ class StepRecorder:
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
         row["concentrate_traded"] = sum(conc.traded) - sum(conc.leaked)  # sold by mines (re-sales once)
         row["refined_output"] = sum(p.output for p in m.refiners)
-        by = {"bloc": [0.0] * 3, "home": [0.0] * 3, "world": [0.0] * 3}  # demand, consumed, unmet
-        stock_bloc = stock_other = spend_bloc = 0.0
-        for c in m.consumers:
+        by = {"bloc": [0.0] * 4, "home": [0.0] * 4, "world": [0.0] * 4}  # demand, consumed, unmet, rationed
+        stock_bloc = stock_other = spend_bloc = cs = lost = 0.0
+        unmet_uses = [0.0] * len(m.config.end_uses)
+        for c in m.consumers:  # one pass: segment totals, and the bloc's stocks, spending and surplus
             k = m.segment_of(c.code)
             agg = by["bloc" if k == seg.bloc else "home" if k == seg.home else "world"]
             agg[0] += c.reference_demand
             agg[1] += c.consumed
             agg[2] += c.unmet
+            agg[3] += c.rationed
             if k == seg.bloc:
                 stock_bloc += c.stock
                 spend_bloc += c.spend
+                cs += c.surplus
+                lost += sum(q * v for q, v in zip(c.unmet_by_use, m.voll, strict=True)) * 1000.0
+                for i, q in enumerate(c.unmet_by_use):
+                    unmet_uses[i] += q
             else:
                 stock_other += c.stock
-        rationed = {"bloc": 0.0, "home": 0.0, "world": 0.0}
-        for c in m.consumers:
-            k = m.segment_of(c.code)
-            rationed["bloc" if k == seg.bloc else "home" if k == seg.home else "world"] += c.rationed
-        for name, v in rationed.items():
-            row[f"rationed_{name}"] = v
         for name, agg in by.items():
             row[f"demand_{name}"] = agg[0]
             row[f"consumption_{name}"] = agg[1]
             row[f"unmet_{name}"] = agg[2]
+            row[f"rationed_{name}"] = agg[3]
         row["consumption_total"] = sum(a[1] for a in by.values())
         for stage, plants in (("mining", m.mines), ("refining", m.refiners)):
             for group in ("member", "dominant", "other"):
@@ -216,17 +217,10 @@ class StepRecorder:
             surplus[m.group_of(p.code)] += p.revenue - p.variable_cost_month
         for g, v in surplus.items():
             row[f"producer_surplus_{g}"] = v
-        cs = lost = 0.0
-        for c in m.consumers:
-            if m.segment_of(c.code) == seg.bloc:
-                cs += c.surplus
-                lost += sum(q * v for q, v in zip(c.unmet_by_use, m.voll, strict=True)) * 1000.0
         row["consumer_surplus_bloc"] = cs
         row["lost_use_value_bloc"] = lost
-        for i, u in enumerate(m.config.end_uses):
-            row[f"unmet_bloc_{u.name}"] = sum(
-                c.unmet_by_use[i] for c in m.consumers if m.segment_of(c.code) == seg.bloc
-            )
+        for u, q in zip(m.config.end_uses, unmet_uses, strict=True):
+            row[f"unmet_bloc_{u.name}"] = q
         row["consumer_spend_bloc"] = spend_bloc
         row["member_exits_cum"] = sum(1 for _, code, _ in m.exits_log if code in m.members)
         row["exits_cum"] = len(m.exits_log)

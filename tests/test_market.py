@@ -226,9 +226,11 @@ def test_segment_demand_bids_are_the_sum_of_consumers_bids(sc):
     m = BlocModel(sc, members=3, seed=2)
     for c in m.consumers:
         c.update_demand(1.0 + 0.01 * len(c.code))
-    bids, meta = demand_bids(m, m.consumers)
+    bids, _, totals = demand_bids(m, m.consumers)
     for k in range(3):
         own = sum(q.quantity for c in m.consumers if m.segment_of(c.code) == k for q in c.use_bids())
         agg = sum(b.quantity for b in bids if b.segment == k)
         assert agg == pytest.approx(own, rel=1e-12)
+        if agg:
+            assert totals[k] == pytest.approx(sum(c.reference_demand for c in m.consumers if m.segment_of(c.code) == k))
     assert {(b.price, b.upper) for b in bids} == {(q.price, q.upper) for c in m.consumers for q in c.use_bids()}
