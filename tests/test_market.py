@@ -7,23 +7,12 @@ import math
 
 import numpy as np
 import pytest
+from test_model import run
 
 from agents.consumers import demand_at
-from model import BlocModel, load_scenario
+from model import BlocModel
 from model.clearing import Bid, Offer, clear
 from model.summary import first_control
-
-
-@pytest.fixture(scope="module")
-def sc():
-    return load_scenario("rare_earths")
-
-
-def run(sc, steps=240, **kw):
-    kw.setdefault("seed", 1)
-    m = BlocModel(sc, **kw)
-    m.run(steps)
-    return m
 
 
 def frame(m):

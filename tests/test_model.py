@@ -11,13 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents.producers import Plant
-from model import BlocModel, load_scenario
+from model import BlocModel
 from model.recorder import columns_for
-
-
-@pytest.fixture(scope="module")
-def sc():
-    return load_scenario("rare_earths")
 
 
 def run(sc, steps=240, **kw):

@@ -133,6 +133,18 @@ def scratch(base: Path) -> Path:
     return d
 
 
+def judge_run(rc: int, stdout: str, err: str, out, tried: dict) -> None:
+    """A ``blocsim run --json --out OUT``: a valid run (valid JSON, OUT written) or one clear error, nothing written."""
+    if rc == 0:
+        json.loads(stdout)  # valid JSON: no NaN or Infinity literals
+        assert out.exists()
+        tried["run"] += 1
+    else:
+        assert_clear_error(rc, err)
+        assert not out.exists()
+        tried["error"] += 1
+
+
 def test_mutated_scenarios_error_clearly_or_run(tmp_path):
     tried = {"error": 0, "run": 0}
 
@@ -143,15 +155,7 @@ def test_mutated_scenarios_error_clearly_or_run(tmp_path):
         (d / "s.toml").write_text(text)
         out = d / "run.parquet"
         args = ["run", "--scenario", str(d / "s.toml"), "--members", "3", "--floor", "100", "--steps", "6"]
-        rc, stdout, err = call([*args, "--json", "--out", str(out)])
-        if rc == 0:
-            json.loads(stdout)  # valid JSON: no NaN or Infinity literals
-            assert out.exists()
-            tried["run"] += 1
-        else:
-            assert_clear_error(rc, err)
-            assert not out.exists()
-            tried["error"] += 1
+        judge_run(*call([*args, "--json", "--out", str(out)]), out, tried)
         shutil.rmtree(d)
 
     check()
@@ -240,15 +244,7 @@ def test_random_command_lines_error_clearly_or_run(tmp_path):
             argv += ["--steps", "6"]
         if text and not text.startswith("-"):
             argv.append(text)  # a stray positional
-        rc, stdout, err = call([*argv, "--json", "--out", str(out)])
-        if rc == 0:
-            json.loads(stdout)
-            assert out.exists()
-            tried["run"] += 1
-        else:
-            assert_clear_error(rc, err)
-            assert not out.exists()
-            tried["error"] += 1
+        judge_run(*call([*argv, "--json", "--out", str(out)]), out, tried)
         shutil.rmtree(d)
 
     check()
