@@ -223,3 +223,33 @@ def test_segment_demand_bids_are_the_sum_of_consumers_bids(sc):
         if agg:
             assert totals[k] == pytest.approx(sum(c.reference_demand for c in m.consumers if m.segment_of(c.code) == k))
     assert {(b.price, b.upper) for b in bids} == {(q.price, q.upper) for c in m.consumers for q in c.use_bids()}
+
+
+def test_strategic_stocks_refill_and_release_relative_to_the_floor(sc):
+    """Review row 12: with a floor at 110 $/kg (2x the reference), member stockpiles must not drain in
+    peacetime (0.1.0: a 6-month stock fell to 0.22 months within a year)."""
+    m = run(sc, steps=36, members=3, floor=110.0, instrument="levy", member_stockpile_months=6.0, dumping=False)
+    df = frame(m)
+    months = df.stock_consumers_bloc / df.demand_bloc
+    assert months.min() > 5.0
+
+
+def test_relative_floor_weights_costs_by_capacity_and_counts_the_yield():
+    """Review row 16: members' full cost of oxide = capacity-weighted mining full cost / yield + refining."""
+    from experiments.config import members_full_cost
+    from model import load_scenario
+
+    sc = load_scenario("rare_earths")
+    members = ("US", "AU")
+    mines = [sc.country(c).mining for c in members]
+    refs = [sc.country(c).refining for c in members]
+
+    def weighted(roles):
+        w = [r.capacity for r in roles] if sum(r.capacity for r in roles) > 0 else [r.potential for r in roles]
+        return sum(x * r.full_cost for x, r in zip(w, roles, strict=True)) / sum(w)
+
+    expected = weighted(mines) / sc.market.refining_yield + weighted(refs)
+    assert members_full_cost(sc, members) == pytest.approx(expected)
+    assert members_full_cost(sc, members) != pytest.approx(
+        sum(r.full_cost for r in mines) / 2 + sum(r.full_cost for r in refs) / 2
+    )
