@@ -7,7 +7,8 @@ from ``earliest`` on:
 
     NPV = (n - c) * Q * KG * A_u - f * Q * KG * A_f - K * A_k
 
-where ``n`` is the firm's expected netback of the stage, ``c`` the cash cost,
+where ``n`` is the firm's expected netback of the stage, ``c`` the cash cost net of by-product
+credits (``byproduct_credit``: co-products' revenue per kg, the C1 cash-cost convention),
 ``f`` the fixed cost ($/kg of monthly capacity a month), ``Q`` the capacity,
 ``K`` the capex; ``A_u`` the discounted sum of utilisation over the project's
 life (ramp-up from ``ramp_start`` to ``design_utilisation``), ``A_f`` of the
@@ -143,7 +144,7 @@ class Pipeline:
         if q * ps.a_u <= 0:  # no capacity, or no output within the plant's life: no price pays for it
             netback = math.inf
         else:
-            netback = p.cash_cost + (p.fixed_cost * q * ps.a_f + p.capex * ps.a_k) / (q * ps.a_u)
+            netback = p.net_cash_cost + (p.fixed_cost * q * ps.a_f + p.capex * ps.a_k) / (q * ps.a_u)
         if rate is not None:
             ps.a_u, ps.a_f, ps.a_k = keep
         return netback / self.stage_share(ps)
@@ -153,7 +154,7 @@ class Pipeline:
         p = ps.spec
         q = p.capacity * KG
         n = oxide_price * self.stage_share(ps) if netback is None else netback
-        return (n - p.cash_cost) * q * ps.a_u - p.fixed_cost * q * ps.a_f - p.capex * ps.a_k
+        return (n - p.net_cash_cost) * q * ps.a_u - p.fixed_cost * q * ps.a_f - p.capex * ps.a_k
 
     def expected_netback(self, ps: ProjectState) -> float:
         """The stage netback the owner expects: the concentrate price (mines) or the oxide price less
@@ -228,7 +229,7 @@ class Pipeline:
                 ps.paid += pay
                 if month - ps.decided + 1 >= p.lead_time:
                     ramp = p.ramp_months if p.ramp_months > 0 else self.fin.ramp_months
-                    ps.plant.add_capacity(p.capacity, p.cash_cost, p.fixed_cost, ramp)
+                    ps.plant.add_capacity(p.capacity, p.net_cash_cost, p.fixed_cost, ramp)
                     ps.status = BUILT
 
     def _concession(self, ps: ProjectState):
@@ -281,7 +282,7 @@ class Pipeline:
         if role is None:  # a country with no such role in the data: use the project's own figures
             from model.scenario import Role
 
-            role = Role(0.0, ((1.0, p.cash_cost),), p.cash_cost, p.fixed_cost, p.lead_time, p.capacity)
+            role = Role(0.0, ((1.0, p.net_cash_cost),), p.net_cash_cost, p.fixed_cost, p.lead_time, p.capacity)
         firm = next((f for f in m.config.firms if f.name == p.firm), None)
         cls = ProducerState if p.stage == "mining" else RefinerState
         mk = m.config.market

@@ -598,11 +598,17 @@ class Project:
     committed: bool = False  # under construction at the start: built whatever the NPV
     earliest: int = 0  # first month a decision may be taken
     ramp_months: int = -1  # -1: [finance] ramp_months
+    byproduct_credit: float = 0.0  # $/kg NdPr: co-products' revenue (e.g. Dy, Tb) netted from the cash cost
+
+    @property
+    def net_cash_cost(self) -> float:
+        """Cash cost net of by-product credits ($/kg; the C1 convention), what the plant's tranche costs."""
+        return self.cash_cost - self.byproduct_credit
 
     def check(self, where: str) -> None:
         if self.stage not in ("mining", "refining"):
             raise ScenarioError(f"{where}.stage", self.stage, "must be mining or refining")
-        for name in ("capacity", "capex", "cash_cost", "fixed_cost"):
+        for name in ("capacity", "capex", "cash_cost", "fixed_cost", "byproduct_credit"):
             _num(f"{where}.{name}", getattr(self, name))
         _int(f"{where}.lead_time", self.lead_time, 1)
         _int(f"{where}.earliest", self.earliest, 0)
