@@ -8,7 +8,9 @@ Both subclass ``agents.instruments.Instrument``; register them with
   ``dod_strike`` = 110 $/kg on one firm's NdPr oxide (MP Materials' separation plant), sold or
   stockpiled, for ``dod_term_months`` = 120; the government receives ``dod_upside_share`` = 30 % of the
   price above the floor; at most ``dod_volume_cap`` t/month are covered. Settled each month on
-  the firm's realised netback over all its sales (wherever sold, not only into the bloc):
+  the firm's production (``q`` = output, sold or kept in stock, each tonne once), at its realised
+  netback over all its sales (wherever sold, not only into the bloc), or at its segment's price
+  in a month it sold nothing:
   ``pay = (strike - p) x q`` below the strike, ``-upside x (p - strike) x q`` above it, booked
   as the plant's ``subsidy`` flow (so its cash identity holds) and as the authority's
   ``cfd_paid``. The firm's expected price counts the floor on the covered share.
@@ -66,14 +68,19 @@ class DodMpContract(_Contract):
         return min(1.0, self.c.dod_volume_cap / expected), self.c.dod_strike
 
     def close_month(self) -> None:
-        """Settle the month's covered sales of the firm (plants have settled their own sales)."""
+        """Settle the month's covered production of the firm, sold or stockpiled (plants have settled
+        their own sales): each tonne is settled once, when made -- at the realised netback of the
+        month's sales, or at the plant's segment price when it sold nothing (product kept in stock)."""
         if not self.in_term():
             return
         for plant in self.model.refiners:
-            if not self._covered(plant) or plant.sold <= 1e-9:
+            if not self._covered(plant) or plant.output <= 1e-9:
                 continue
-            q = min(plant.sold, self.c.dod_volume_cap)
-            p = plant.revenue / (plant.sold * KG)
+            q = min(plant.output, self.c.dod_volume_cap)
+            if plant.sold > 1e-9:
+                p = plant.revenue / (plant.sold * KG)
+            else:
+                p = self.model.last_price("refined", self.model.home_segment(plant))
             strike = self.c.dod_strike
             per_kg = strike - p if p < strike else -self.c.dod_upside_share * (p - strike)
             pay = per_kg * q * KG  # negative above the strike: the government's upside share

@@ -93,7 +93,9 @@ class Pipeline:
         from model.scenario import Project
 
         size = self.fin.generic_size
-        spec = Project(name=f"{code} {stage} expansion {n}", firm=self._main_firm(code, stage), country=code,
+        # each generic line is its own entrant firm, with its own balance sheet: exit is per line (the
+        # most indebted, highest-cost lines go first), not the whole country role at once
+        spec = Project(name=f"{code} {stage} expansion {n}", firm=f"{code} {stage} entrant {n}", country=code,
                        stage=stage, capacity=size, capex=1.0, lead_time=role.lead_time,
                        cash_cost=role.marginal_cost, fixed_cost=role.fixed_cost)
         ps = ProjectState(spec, generic=True)
