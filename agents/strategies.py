@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from agents.producers import KG, Quote
 
 if TYPE_CHECKING:
+    from agents.dominant import DominantStrategy
     from agents.producers import Plant
     from model.scenario import Dumping as DumpingParams
     from model.scenario import Event
@@ -150,9 +151,9 @@ class Dumping(SellerStrategy):
 
     name = "dumping"
 
-    def __init__(self, params: DumpingParams, policy=None) -> None:
+    def __init__(self, params: DumpingParams, policy: DominantStrategy) -> None:
         self.p = params
-        self.policy = policy  # agents.dominant.DominantStrategy (threat, incentive prices)
+        self.policy = policy  # agents.dominant.DominantStrategy (threat, threshold, incentive prices)
         self.active = False
         self.spent = False
         self.recouping = False
@@ -166,15 +167,14 @@ class Dumping(SellerStrategy):
     def update(self, plant: Plant) -> None:
         model = plant.model
         pol = self.policy
-        if pol is not None:
-            pol.respond(model)
-        if pol is not None and not pol.may_predate(model):
+        pol.respond(model)
+        if not pol.may_predate(model):
             self.active = False
             return
         share = model.member_capacity_share("refined")
-        building = pol.member_building(model) if pol is not None else 0.0
-        threat = pol.rival_share(model) if pol is not None else share
-        threshold = pol.params.threat_share if pol is not None else self.p.trigger_member_share
+        building = pol.member_building(model)
+        threat = pol.rival_share(model)
+        threshold = pol.params.threat_share
         if self.active:
             if self.loss >= self.p.loss_budget:
                 self.active, self.spent = False, True
@@ -189,14 +189,12 @@ class Dumping(SellerStrategy):
         if self.active:
             self.months += 1
             limit = self.p.price_ratio * model.member_refined_cost()
-            if pol is not None:
-                inc = pol.member_incentive_price(model)
-                if inc == inc:
-                    limit = min(limit, (1.0 - pol.params.limit_margin) * inc)
+            inc = pol.member_incentive_price(model)
+            if inc == inc:
+                limit = min(limit, (1.0 - pol.params.limit_margin) * inc)
             self.price = limit
-            if pol is not None:
-                pol.response = pol.response or "predation"
-        if self.recouping and pol is not None:
+            pol.response = pol.response or "predation"
+        if self.recouping:
             self.recoup_months += 1
             self.recoup_price = pol.params.recoup_ratio * pol.rival_incentive_price(model)
         else:

@@ -7,7 +7,7 @@ scenario by name (``model/scenarios/NAME.toml``) or a path; any bad value
 raises ``ScenarioError`` naming the field and value.
 
 Sane ranges (anything outside is refused as a typo or a unit error, not run):
-quantities (capacity, potential, demand, investment) at most ``MAX_TONNES`` =
+quantities (capacity, potential, demand, volume caps) at most ``MAX_TONNES`` =
 1e7 t/month (the world's NdPr market is ~1e4); prices, costs and floors at most
 ``MAX_PRICE`` = 1e5 $/kg; sums of money at most ``MAX_MONEY`` = 1e14 $; a run
 at most ``MAX_STEPS`` = 6000 months; durations in months at most 1200. Booleans
@@ -377,7 +377,6 @@ class BlocParams:
 @dataclass(frozen=True)
 class Dumping:
     enabled: bool
-    trigger_member_share: float
     trigger_on_floor: bool
     price_ratio: float
     volume_share: float
@@ -388,7 +387,6 @@ class Dumping:
         for name in ("enabled", "trigger_on_floor"):
             if not isinstance(getattr(self, name), bool):
                 raise ScenarioError(f"{where}.{name}", getattr(self, name), "must be true or false")
-        _num(f"{where}.trigger_member_share", self.trigger_member_share, 0.0, 1.0)
         _num(f"{where}.price_ratio", self.price_ratio, 0.0, 1.0)
         _num(f"{where}.volume_share", self.volume_share, 0.0, 10.0)
         _num(f"{where}.loss_budget", self.loss_budget, 0.0, MAX_MONEY)
@@ -397,13 +395,7 @@ class Dumping:
 
 @dataclass(frozen=True)
 class Defaults:
-    cash_months: float
-    cash_cap_months: float
     mothball_cost_share: float
-    restart_delay: int
-    close_after: int
-    invest_rate: float
-    invest_min: float
     stock_buy_ratio: float
     stock_fill_months: float
     adjust_months: float
@@ -413,8 +405,6 @@ class Defaults:
     substitution_ratchet: float
     stock_release_ratio: float
     stock_draw_share: float
-    busy: float
-    restart_margin: float
     idle_bid_share: float
     initial_utilisation: float
     refiner_sales_memory: float
@@ -423,17 +413,7 @@ class Defaults:
     refiner_expansion_margin: float
 
     def check(self, where: str) -> None:
-        _num(f"{where}.cash_months", self.cash_months, 0.0, MAX_MONTHS)
-        _num(f"{where}.cash_cap_months", self.cash_cap_months, 0.0, MAX_MONTHS)
-        if self.cash_cap_months < self.cash_months:
-            raise ScenarioError(
-                f"{where}.cash_cap_months", self.cash_cap_months, f"must be >= cash_months ({self.cash_months:g})"
-            )
         _num(f"{where}.mothball_cost_share", self.mothball_cost_share, 0.0, 1.0)
-        _int(f"{where}.restart_delay", self.restart_delay, 0, MAX_MONTHS)
-        _int(f"{where}.close_after", self.close_after, 0, MAX_MONTHS)
-        _num(f"{where}.invest_rate", self.invest_rate, 0.0, 5.0)
-        _num(f"{where}.invest_min", self.invest_min, 0.0, MAX_TONNES)
         _num(f"{where}.stock_buy_ratio", self.stock_buy_ratio, 0.0, 100.0)
         _num(f"{where}.stock_fill_months", self.stock_fill_months, 1.0, MAX_MONTHS)
         _num(f"{where}.adjust_months", self.adjust_months, 1.0, MAX_MONTHS)
@@ -443,8 +423,6 @@ class Defaults:
         _num(f"{where}.substitution_ratchet", self.substitution_ratchet, 0.0, 1.0)
         _num(f"{where}.stock_release_ratio", self.stock_release_ratio, 1.0, 100.0)
         _num(f"{where}.stock_draw_share", self.stock_draw_share, 0.0, 1.0)
-        _num(f"{where}.busy", self.busy, 0.05, 1.0)
-        _num(f"{where}.restart_margin", self.restart_margin, 0.0, 10.0)
         _num(f"{where}.idle_bid_share", self.idle_bid_share, 0.0, 1.0)
         _num(f"{where}.initial_utilisation", self.initial_utilisation, 0.0, 1.0)
         _num(f"{where}.refiner_sales_memory", self.refiner_sales_memory, 1.0, 120.0)

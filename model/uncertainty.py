@@ -4,7 +4,7 @@ A scenario (or an experiment file) may carry an ``[uncertain]`` table mapping a
 dotted parameter path to a range or a distribution::
 
     [uncertain]
-    "defaults.elasticity_short" = { low = -0.3, high = -0.05, why = "shared data range" }
+    "defaults.elasticity_long" = { low = -1.0, high = -0.3, why = "shared data range" }
     "market.transport_refined" = { dist = "triangular", low = 1, mode = 2, high = 4 }
     "countries.US.mining.fixed_cost" = { low = 2, high = 6 }
     "countries.CN.mining.tranches.1.1" = { dist = "loguniform", low = 20, high = 45 }
@@ -12,7 +12,7 @@ dotted parameter path to a range or a distribution::
 Paths walk the scenario's TOML: table keys, countries by their ``code``, list
 items by index. Distributions: ``uniform`` (the default: ``low``, ``high``),
 ``triangular`` (``low``, ``mode``, ``high``) and ``loguniform`` (``0 < low``).
-Whole-number parameters (``restart_delay``, ``lead_time``...) are rounded.
+Whole-number parameters (``finance.restart_delay``, ``lead_time``...) are rounded.
 ``why`` records the reasoning for the range. See docs/uncertainty.md.
 
 ``apply(raw, {path: value})`` returns a copy of a parsed scenario with the

@@ -269,11 +269,11 @@ def cases() -> list[Case]:
             "defaults.elasticity_long",
             "0.5",
         ),
-        sc(
-            "sc_cash_cap_below",
-            sc_sub(r"^cash_cap_months = 24.0", "cash_cap_months = 6.0"),
-            "defaults.cash_cap_months",
-            "6.0",
+        sc(  # was sc_cash_cap_below: cash_months/cash_cap_months are gone; an old file naming one is refused
+            "sc_removed_defaults_key",
+            sc_sub(r"^\[defaults\]\n", "[defaults]\ninvest_rate = 0.25\n"),
+            "defaults.invest_rate",
+            "0.25",
         ),
         ex("ex_malformed", ex_sub("[grid]", "[grid"), "experiment", "e.toml"),
         ex("ex_empty", "", "name", "None"),

@@ -35,12 +35,13 @@ events = [["export_ban:start=18,duration=6"]]
 
 [uncertain]
 "dumping.volume_share" = {{ low = 0.6, high = 2.0, why = "audit 2.4" }}
+"market.demand_noise" = {{ low = 0.0, high = 0.04, why = "assumed: order-book lumpiness" }}
 
 [design]
 kind = "morris"
 samples = 2
 seed = 5
-parameters = ["market.concentrate_floor_ratio", "defaults.cash_months", "dumping.volume_share"]
+parameters = ["market.concentrate_floor_ratio", "market.demand_noise", "dumping.volume_share"]
 """
 
 
@@ -70,19 +71,19 @@ def test_design_expands_futures_times_policy_runs(design):
     for r in runs:
         by_point.setdefault((r.point_id, r.replicate), set()).add(r.seed)
     assert all(len(s) == 1 for s in by_point.values())
-    # values lie in their ranges; the experiment's own range (volume_share) was added
+    # values lie in their ranges; the experiment's own ranges (volume_share, demand_noise) were added
     for r in runs:
         v = dict(r.overrides)
         assert 0.4 <= v["market.concentrate_floor_ratio"] <= 0.8
-        assert 6 <= v["defaults.cash_months"] <= 24
+        assert 0.0 <= v["market.demand_noise"] <= 0.04
         assert 0.6 <= v["dumping.volume_share"] <= 2.0
-    # parameters default to every uncertain path (scenario's 6 + the experiment's 1)
+    # parameters default to every uncertain path (scenario's 6 + the experiment's 2)
     everything = load_text(
         DESIGN.replace(
-            'parameters = ["market.concentrate_floor_ratio", "defaults.cash_months", "dumping.volume_share"]', ""
+            'parameters = ["market.concentrate_floor_ratio", "market.demand_noise", "dumping.volume_share"]', ""
         )
     )
-    assert len(everything.design.parameters) == 7
+    assert len(everything.design.parameters) == 8
 
 
 @pytest.mark.parametrize("kind, samples, points", [("lhs", 5, 5), ("sobol", 4, 4 * (3 + 2)), ("morris", 3, 3 * 4)])
@@ -130,7 +131,7 @@ def test_overrides_reach_the_model(design):
     values = dict(spec.overrides)
     sc = _scenario_for(spec)
     assert sc.market.concentrate_floor_ratio == values["market.concentrate_floor_ratio"]
-    assert sc.defaults.cash_months == values["defaults.cash_months"]
+    assert sc.market.demand_noise == values["market.demand_noise"]
     assert sc.dumping.volume_share == values["dumping.volume_share"]
     row, _ = execute_run(spec)
     assert row["error"] is None and row["sample"] == spec.sample
@@ -144,7 +145,7 @@ def test_serial_and_processes_identical_and_resumable(design, tmp_path):
     assert list(serial.run_id) == [r.run_id for r in design.runs()]
     pd.testing.assert_frame_equal(comparable(serial), comparable(procs))
     ucols = [c for c in serial.columns if c.startswith("u.")]
-    assert ucols == ["u.market.concentrate_floor_ratio", "u.defaults.cash_months", "u.dumping.volume_share"]
+    assert ucols == ["u.market.concentrate_floor_ratio", "u.market.demand_noise", "u.dumping.volume_share"]
     assert serial["sample"].nunique() == 8
     # the futures differ in outcome, not only in their labels
     assert serial.groupby("point_id")["price_bloc_mean"].nunique().min() > 1
@@ -196,7 +197,7 @@ def test_sensitivity_morris_cli(tmp_path, capsys):
 
     runs = pd.read_parquet(out / "runs.parquet").sort_values(["sample", "point_id"])
     y = runs.groupby("sample")["price_bloc_mean"].mean().to_numpy()
-    params = ["market.concentrate_floor_ratio", "defaults.cash_months", "dumping.volume_share"]
+    params = ["market.concentrate_floor_ratio", "market.demand_noise", "dumping.volume_share"]
     problem = {"num_vars": 3, "names": params, "bounds": [[0, 1]] * 3}
     si = morris.analyze(problem, unit_design("morris", 4, 5, 3), y, num_resamples=50, seed=0)
     got = table[(table.cell == "pooled") & (table.metric == "price_bloc_mean")].set_index("parameter")
@@ -209,7 +210,7 @@ def test_sensitivity_sobol_and_refusals(tmp_path, capsys):
         DESIGN.replace('kind = "morris"', 'kind = "sobol"')
         .replace("samples = 2", "samples = 8")
         .replace("floor = [0.0, 1.2]", "floor = [1.2]")
-        .replace('"defaults.cash_months", ', "")
+        .replace('"market.demand_noise", ', "")
     )
     out = _sweep_cli(tmp_path, text, "sobol")
     capsys.readouterr()
@@ -272,4 +273,4 @@ def test_a_design_row_reruns_alone_from_the_cli(design, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["price_bloc_mean"] == row["price_bloc_mean"]
     assert summary["fiscal_cost"] == row["fiscal_cost"]
-    assert main(["run", "--steps", "12", "--set", "defaults.cash_months"]) == 2
+    assert main(["run", "--steps", "12", "--set", "market.demand_noise"]) == 2

@@ -88,7 +88,6 @@ def test_every_scenario_has_the_firm_tables(name):
         # inconsistent pairs
         (lambda r: country(r, "US")["mining"].update(potential=1.0), "countries[US].mining.potential"),
         (lambda r: r["bloc"].update(procurement_max_months=0.5), "bloc.procurement_max_months"),
-        (lambda r: r["defaults"].update(cash_cap_months=1.0), "defaults.cash_cap_months"),
         (lambda r: r["end_uses"][0].update(reservation=0.5), "end_uses[0].reservation"),
         (
             lambda r: [c["consumer"].update(demand=0.0) for c in r["countries"] if "consumer" in c],
@@ -111,6 +110,43 @@ def test_bad_scenarios_name_field_and_value(raw, mutate, field):
         scenario_from_dict(raw)
     assert err.value.field == field
     assert field in str(err.value)
+
+
+REMOVED_KEYS = [  # not read since the firm model ([finance], [[projects]], [dominant_policy]); removed
+    *(
+        ("defaults", key, value)
+        for key, value in [
+            ("cash_months", 12.0), ("cash_cap_months", 24.0), ("restart_delay", 6), ("close_after", 36),
+            ("invest_rate", 0.25), ("invest_min", 20.0), ("busy", 0.8), ("restart_margin", 1.1),
+        ]
+    ),
+    ("dumping", "trigger_member_share", 0.02),
+]
+
+
+@pytest.mark.parametrize("table, key, value", REMOVED_KEYS)
+def test_removed_keys_are_refused_by_name(raw, table, key, value):
+    raw[table][key] = value
+    with pytest.raises(ScenarioError) as err:
+        scenario_from_dict(raw)
+    assert err.value.field == f"{table}.{key}"
+    assert str(err.value).startswith(f"{table}.{key} = {value!r}: unknown key")
+
+
+def test_scenario_file_with_a_removed_key_fails_to_load(tmp_path):
+    text = (SCENARIO_DIR / "rare_earths.toml").read_text()
+    old = "[defaults]\n"
+    assert text.count(old) == 1
+    path = tmp_path / "old.toml"
+    path.write_text(text.replace(old, old + "invest_rate = 0.25               # an old file\n"))
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert err.value.field == "defaults.invest_rate"
+    assert "defaults.invest_rate = 0.25: unknown key" in str(err.value)
+    # the [finance] table keeps its own restart_delay and close_after
+    sc = load_scenario("rare_earths")
+    assert sc.finance.restart_delay == 6 and sc.finance.close_after == 36
+    assert not hasattr(sc.defaults, "restart_delay") and not hasattr(sc.dumping, "trigger_member_share")
 
 
 def test_unknown_scenario_and_bad_files(tmp_path):

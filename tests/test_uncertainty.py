@@ -22,18 +22,18 @@ def test_test_scenario_declares_its_ranges():
         "defaults.elasticity_long",
         "market.transport_refined",
         "market.concentrate_floor_ratio",
-        "defaults.cash_months",
-        "defaults.restart_delay",
+        "defaults.stock_fill_months",
+        "finance.restart_delay",
         "countries.US.mining.fixed_cost",
     ]
     tr = u["market.transport_refined"]
     assert (tr.dist, tr.low, tr.mode, tr.high, tr.base) == ("triangular", 1.0, 2.0, 4.0, 2.0)
-    assert u["defaults.cash_months"].dist == "loguniform"
-    assert u["defaults.restart_delay"].integer and not u["defaults.cash_months"].integer
+    assert u["defaults.stock_fill_months"].dist == "loguniform"
+    assert u["finance.restart_delay"].integer and not u["defaults.stock_fill_months"].integer
     assert all(p.why for p in u.values())
     # the scenario itself still loads, its [uncertain] table set aside
     sc = load_scenario(SMALL)
-    assert sc.market.transport_refined == 2.0 and sc.defaults.restart_delay == 6
+    assert sc.market.transport_refined == 2.0 and sc.finance.restart_delay == 6
     assert isinstance(scenario_uncertain("rare_earths"), dict)  # the shipped scenario may declare ranges too
 
 
@@ -42,19 +42,19 @@ def test_overrides_reach_the_scenario_and_leave_the_base_alone():
         SMALL,
         overrides={
             "countries.US.mining.fixed_cost": 5.5,
-            "defaults.restart_delay": 7.4,
+            "finance.restart_delay": 7.4,
             "market.concentrate_floor_ratio": 0.45,
             "countries.CN.mining.tranches.1.1": 33.0,
         },
     )
     assert sc.country("US").mining.fixed_cost == 5.5
-    assert sc.defaults.restart_delay == 7 and isinstance(sc.defaults.restart_delay, int)
+    assert sc.finance.restart_delay == 7 and isinstance(sc.finance.restart_delay, int)
     assert sc.market.concentrate_floor_ratio == 0.45
     assert sc.country("CN").mining.tranches[1] == (0.4, 33.0)
     base = load_scenario(SMALL)
     assert base.country("US").mining.fixed_cost == 4.0 and base.market.concentrate_floor_ratio == 0.6
     # shipped scenarios take overrides too
-    assert load_scenario("rare_earths", overrides={"defaults.cash_months": 6}).defaults.cash_months == 6.0
+    assert load_scenario("rare_earths", overrides={"defaults.stock_fill_months": 6}).defaults.stock_fill_months == 6.0
 
 
 def test_apply_copies_and_get_walks_codes_and_indices():
@@ -99,7 +99,7 @@ def _with(table_entry: dict, path: str) -> dict:
         ("defaults.elasticity", {"low": -0.3, "high": -0.05}, "unknown parameter"),
         ("countries.ZZ.mining.fixed_cost", {"low": 1, "high": 2}, "unknown parameter"),
         ("market.transport_refined", {"low": 4, "high": 1}, "low (4) > high (1)"),
-        ("defaults.cash_months", {"low": 13, "high": 24}, "outside the range [13, 24]"),
+        ("defaults.stock_fill_months", {"low": 13, "high": 24}, "outside the range [13, 24]"),
         ("market.transport_refined", {"dist": "triangular", "low": 1, "high": 4}, "needs 'mode'"),
         ("market.transport_refined", {"dist": "triangular", "low": 1, "mode": 5, "high": 4}, "mode (5)"),
         ("market.transport_refined", {"dist": "normal", "low": 1, "high": 4}, "unknown distribution"),
@@ -107,7 +107,7 @@ def _with(table_entry: dict, path: str) -> dict:
         ("market.transport_refined", {"low": 1}, "needs 'high'"),
         ("defaults.elasticity_long", {"dist": "loguniform", "low": -1.0, "high": -0.3}, "low > 0"),
         ("market.concentrate_floor_ratio", {"low": 0.4, "high": 1.5}, "high makes the scenario invalid"),
-        ("defaults.restart_delay", {"low": 2.5, "high": 12}, "whole numbers"),
+        ("finance.restart_delay", {"low": 2.5, "high": 12}, "whole numbers"),
         ("dominant", {"low": 1, "high": 2}, "not a number"),
         ("market", {"low": 1, "high": 2}, "not a number"),
     ],
@@ -125,11 +125,11 @@ def test_bad_uncertain_tables_name_path_and_value(path, entry, words):
 
 def test_uncertain_must_be_a_table():
     raw = raw_scenario(SMALL)
-    raw["uncertain"] = ["defaults.cash_months"]
+    raw["uncertain"] = ["defaults.stock_fill_months"]
     with pytest.raises(ScenarioError, match="must be a table"):
         scenario_from_dict(raw)
     with pytest.raises(ScenarioError, match="must be a table"):
-        parse_uncertain({"defaults.cash_months": 3}, raw)
+        parse_uncertain({"defaults.stock_fill_months": 3}, raw)
 
 
 def test_shipped_scenarios_declare_valid_ranges_for_their_assumed_numbers():
