@@ -128,9 +128,29 @@ class Plant(mesa.Agent):
 
     # ---------------------------------------------------------------- state
     @property
+    def tranches(self) -> list[list[float]]:
+        """Capacity in cost tranches ``[t/month, cash cost $/kg]``, cheapest first.
+
+        ``capacity`` is their sum, cached: code that changes a tranche in place calls
+        ``_tranches_changed()`` (``add_capacity``, ``_close``); assigning a new list does it.
+        """
+        return self._tranches
+
+    @tranches.setter
+    def tranches(self, value: list[list[float]]) -> None:
+        self._tranches = value
+        self._capacity = None
+
+    def _tranches_changed(self) -> None:
+        self._capacity = None
+
+    @property
     def capacity(self) -> float:
         """Installed capacity, t/month (mothballed plants keep it, closed ones lose it)."""
-        return sum(q for q, _ in self.tranches)
+        cap = self._capacity
+        if cap is None:
+            cap = self._capacity = sum(q for q, _ in self._tranches)
+        return cap
 
     @property
     def online_capacity(self) -> float:
@@ -313,6 +333,7 @@ class Plant(mesa.Agent):
         self.status = CLOSED
         for tr in self.tranches:
             tr[0] = 0.0
+        self._tranches_changed()
         self.ramps = []
         self.fixed_assets = 0.0  # written off
         if self.net_worth < 0:  # insolvent: lenders lose what the inventory does not cover
@@ -338,6 +359,7 @@ class Plant(mesa.Agent):
         else:
             self.tranches.append([amount, cash_cost])
             self.tranches.sort(key=lambda t: t[1])
+        self._tranches_changed()
         if ramp_months > 0:
             self.ramps.append([self.model.month + 1, amount, ramp_months])
         if self.status == CLOSED:
