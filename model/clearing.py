@@ -98,7 +98,7 @@ REL_TOL = 1e-9  # a path of cost <= REL_TOL x price scale still trades
 _MIDPOINT_SHORTCUT = True  # vertical steps only: (lo + hi)/2, which the general rule equals (tested)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Offer:
     """A seller's tranche: ``quantity`` t at ``ask`` $/kg."""
 
@@ -107,7 +107,7 @@ class Offer:
     ask: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bid:
     """A buyer's step: up to ``quantity`` t at up to ``price`` $/kg in ``segment``.
 
@@ -260,10 +260,10 @@ class _Market:
                     heapq.heappop(h)  # pushed again if the route carries again
                 if h:
                     out.append((x, y, h[0][0], 1, h[0][1]))
-        eres = self.eres
-        for e in range(len(eres)):
-            if eres[e] > EPS:
-                out.append((self.eu[e], self.ev[e], self.ecost[e], 2, e))
+        eu, ev, ecost = self.eu, self.ev, self.ecost
+        for e, r in enumerate(self.eres):
+            if r > EPS:
+                out.append((eu[e], ev[e], ecost[e], 2, e))
         return out
 
     def _search(self, tiny: float) -> tuple[list[float], list[tuple[int, int, int] | None]]:
@@ -302,18 +302,28 @@ class _Market:
         shorter path), so the next path is read off the same search, walking down the bid ladder.
         """
         self.start()
+        ladders = list(self.ladder.items())
+        rung_at = self.rung
+        augment = self._augment
         while True:
             dist, pred = self._search(tiny)
             while True:
                 seg, rung, best = -1, None, INF
-                for u in self.ladder:
-                    if dist[u] < INF:
-                        top = self._top(u)
-                        if top is not None and dist[u] - top[0] < best:
-                            seg, rung, best = u, top, dist[u] - top[0]
+                for u, rungs in ladders:  # each segment's best unfilled bid (``_top``, inlined)
+                    du = dist[u]
+                    if du < INF:
+                        i = rung_at[u]
+                        n = len(rungs)
+                        while i < n and rungs[i][1] <= EPS:
+                            i += 1
+                        rung_at[u] = i
+                        if i < n:
+                            top = rungs[i]
+                            if du - top[0] < best:
+                                seg, rung, best = u, top, du - top[0]
                 if rung is None or best > tol:
                     return  # no path adds welfare, nor volume at zero cost
-                if self._augment(seg, rung, pred):
+                if augment(seg, rung, pred):
                     break  # something other than a bid is used up: search again
 
     def _augment(self, seg: int, rung: list[float], pred) -> bool:
@@ -338,21 +348,35 @@ class _Market:
         rung[1] -= push
         rung[2] += push
         used_up = False
+        targets, heaps = self.targets, self.heaps
         for u, v, kind, ref in path:
             if kind == 2:
                 eres[ref] -= push
                 eres[ref ^ 1] += push
                 used_up = used_up or eres[ref] <= EPS
                 continue
-            ys = self.targets[ref]
+            ys = targets[ref]
+            fj = flow[ref]
             if kind == 0:
                 spare[ref] -= push
                 used_up = used_up or spare[ref] <= EPS
             else:
                 r = ys.index(u)
-                flow[ref][r] -= push
-                used_up = used_up or flow[ref][r] <= EPS
-            self._deliver(ref, ys.index(v), push)
+                fj[r] -= push
+                used_up = used_up or fj[r] <= EPS
+            # ``_deliver(ref, ys.index(v), push)``, inlined
+            r = ys.index(v)
+            old = fj[r]
+            fj[r] = old + push
+            if old <= EPS < old + push:
+                ts = self.adder[ref]
+                t0 = ts[r]
+                for y, t in zip(ys, ts, strict=True):
+                    if y != v:
+                        h = heaps.get((v, y))
+                        if h is None:
+                            heaps[(v, y)] = h = []
+                        heapq.heappush(h, (t - t0, ref))
         return used_up
 
     def contract(self) -> Arcs:
