@@ -196,7 +196,33 @@ class StepRecorder:
         row["supply_bloc_dominant"] = ref.from_dominant[seg.bloc]
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
         row["concentrate_traded"] = sum(conc.traded) - sum(conc.leaked)  # sold by mines (re-sales once)
-        row["refined_output"] = sum(p.output for p in m.refiners)
+        # one pass over the plants collects the terms of each plant sum, in plant order (then ``sum``)
+        members, dominant = m.members, m.config.dominant
+        capacity = {(stage, g): [] for stage in ("mining", "refining") for g in ("member", "dominant", "other")}
+        surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
+        online_mining_member = []
+        for p in m.mines:
+            code = p.code
+            group = "member" if code in members else "dominant" if code == dominant else "other"  # group_of
+            capacity[("mining", group)].append(p.capacity)
+            if group == "member":
+                online_mining_member.append(p.online_capacity)
+            surplus[group] += p.revenue - p.variable_cost_month
+        output, online_refining_member, inventory, output_member = [], [], [], []
+        dom = None
+        for p in m.refiners:
+            code = p.code
+            group = "member" if code in members else "dominant" if code == dominant else "other"
+            output.append(p.output)
+            capacity[("refining", group)].append(p.capacity)
+            if group == "member":
+                online_refining_member.append(p.online_capacity)
+                output_member.append(p.output)
+            inventory.append(p.inventory)
+            surplus[group] += p.revenue - p.variable_cost_month
+            if dom is None and code == dominant:
+                dom = p
+        row["refined_output"] = sum(output)
         by = {"bloc": [0.0] * 4, "home": [0.0] * 4, "world": [0.0] * 4}  # demand, consumed, unmet, rationed
         stock_bloc = stock_other = spend_bloc = cs = lost = 0.0
         unmet_uses = [0.0] * len(m.config.end_uses)
@@ -222,14 +248,13 @@ class StepRecorder:
             row[f"unmet_{name}"] = agg[2]
             row[f"rationed_{name}"] = agg[3]
         row["consumption_total"] = sum(a[1] for a in by.values())
-        for stage, plants in (("mining", m.mines), ("refining", m.refiners)):
-            for group in ("member", "dominant", "other"):
-                row[f"capacity_{stage}_{group}"] = sum(p.capacity for p in plants if m.group_of(p.code) == group)
-        row["online_refining_member"] = sum(p.online_capacity for p in m.refiners if p.code in m.members)
+        for (stage, group), values in capacity.items():
+            row[f"capacity_{stage}_{group}"] = sum(values)
+        row["online_refining_member"] = sum(online_refining_member)
         row["stock_authority"] = auth.stock
         row["stock_consumers_bloc"] = stock_bloc
         row["stock_consumers_other"] = stock_other
-        row["inventory_refiners"] = sum(p.inventory for p in m.refiners)
+        row["inventory_refiners"] = sum(inventory)
         for key in (
             "levy_revenue", "cfd_paid", "buffer_spend", "buffer_income",
             "procurement_spend", "procurement_income", "storage_cost",
@@ -248,11 +273,8 @@ class StepRecorder:
         row["reexports_bloc"] = ref.reexported[seg.bloc]
         row["stock_traders_bloc"] = sum(t.stock for t in m.traders if t.segment == seg.bloc)
         row["stock_traders_other"] = sum(t.stock for t in m.traders if t.segment != seg.bloc)
-        row["online_mining_member"] = sum(p.online_capacity for p in m.mines if p.code in m.members)
-        row["output_refining_member"] = sum(p.output for p in m.refiners if p.code in m.members)
-        surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
-        for p in m.plants:
-            surplus[m.group_of(p.code)] += p.revenue - p.variable_cost_month
+        row["online_mining_member"] = sum(online_mining_member)
+        row["output_refining_member"] = sum(output_member)
         for g, v in surplus.items():
             row[f"producer_surplus_{g}"] = v
         row["consumer_surplus_bloc"] = cs
@@ -269,7 +291,6 @@ class StepRecorder:
         row["dumped"] = ref.dumped
         row["dumping_realised"] = ref.dump_value / ref.dumped if ref.dumped > 1e-9 else np.nan
         row["dumping_loss_cum"] = dump.loss if dump else 0.0
-        dom = next((p for p in m.refiners if p.code == m.config.dominant), None)
         row["dominant_unit_cost"] = (
             dom.inventory_cost / dom.inventory / 1000.0 if dom and dom.inventory > 1e-9 else np.nan
         )
