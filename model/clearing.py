@@ -386,22 +386,27 @@ class _Market:
         distance between core nodes: a tranche is never an origin or target of a price search.
         """
         arcs: Arcs = {}
+        get = arcs.get
 
         def put(u: int, v: int, c: float) -> None:
-            if u != v and c < arcs.get((u, v), INF):
+            if u != v and c < get((u, v), INF):
                 arcs[(u, v)] = c
 
+        spare, qty = self.spare, self.qty
         for j, (ask, ys, ts, xs) in enumerate(zip(self.ask, self.targets, self.adder, self.flow, strict=True)):
-            ins = [(0, ask)] if self.spare[j] > EPS else []
+            ins = [(0, ask)] if spare[j] > EPS else []
             ins += [(y, -t) for y, t, x in zip(ys, ts, xs, strict=True) if x > EPS]
             outs = list(zip(ys, ts, strict=True))
-            if self.qty[j] - self.spare[j] > EPS:
+            if qty[j] - spare[j] > EPS:
                 outs.append((0, -ask))
             for u, cu in ins:
                 for v, cv in outs:
-                    put(u, v, cu + cv)
-        for e in range(len(self.eres)):
-            if self.eres[e] > EPS:
+                    if u != v:  # ``put``, inlined
+                        c = cu + cv
+                        if c < get((u, v), INF):
+                            arcs[(u, v)] = c
+        for e, r in enumerate(self.eres):
+            if r > EPS:
                 put(self.eu[e], self.ev[e], self.ecost[e])
         for seg, rungs in self.ladder.items():
             for price, unfilled, filled in rungs:
@@ -551,7 +556,17 @@ def _price_scale(offers: Sequence[Offer], adders: Sequence[Sequence[float]] | No
     scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
     if adders is not None:
         for off, row in zip(offers, adders, strict=False):
-            scale = max(scale, max((abs(off.ask + t) for t in row if t != INF), default=0.0))
+            # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
+            ask, top = off.ask, None
+            for t in row:
+                if t != INF:
+                    v = abs(ask + t)
+                    if top is None or v > top:
+                        top = v
+            if top is None:
+                top = 0.0
+            if top > scale:
+                scale = top
     return scale
 
 
