@@ -160,6 +160,8 @@ class Plant(mesa.Agent):
         """On-line capacity net of what is still ramping up, t/month."""
         if self.status != ACTIVE:
             return 0.0
+        if not self.ramps:
+            return max(0.0, self.capacity - 0)  # (the sum over no ramps is 0)
         return max(0.0, self.capacity - sum(cap * (1.0 - self.ramp_progress(r)) for r in self.ramps
                                             for cap in (r[1],)))
 
@@ -277,10 +279,16 @@ class Plant(mesa.Agent):
     def settle(self, variable_cost: float) -> None:
         """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
-        self.book("revenue", self.revenue)
-        self.book("subsidy", self.subsidy)
-        self.book("variable_cost", variable_cost)
-        self.book("fixed_cost", self.fixed_cost_per_month())
+        # ``book`` four times, written out (signs as in FLOW_SIGNS: +, +, -, -)
+        flows, revenue, subsidy, fixed = self.flows, self.revenue, self.subsidy, self.fixed_cost_per_month()
+        flows["revenue"] += revenue
+        self.cash += revenue
+        flows["subsidy"] += subsidy
+        self.cash += subsidy
+        flows["variable_cost"] += variable_cost
+        self.cash -= variable_cost
+        flows["fixed_cost"] += fixed
+        self.cash -= fixed
 
     def decide(self) -> None:
         """Finance (interest, repayment, dividends), then exit, mothballing, restart and closure.
