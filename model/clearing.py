@@ -513,7 +513,7 @@ def clear(
     welfare = 0.0
     for j, members in enumerate(members_of):
         qty, ask = net.qty[j], net.ask[j]
-        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=True):
+        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j]):  # (equal lengths: one per route)
             if x > EPS:
                 welfare -= (ask + t) * x
                 for m in members:
@@ -579,12 +579,10 @@ def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) 
     dist = [INF] * n
     for s, label in init.items():
         dist[s] = label
-    items = list(arcs.items())
+    items = [(u, v, c) for (u, v), c in arcs.items()] if forward else [(v, u, c) for (u, v), c in arcs.items()]
     for _ in range(n):
         changed = False
-        for (u, v), c in items:
-            if not forward:
-                u, v = v, u
+        for u, v, c in items:
             if dist[u] + c < dist[v]:
                 dist[v] = dist[u] + c
                 changed = True
@@ -716,25 +714,26 @@ def _demand_set(pieces: Sequence[tuple[float, float, float]], q: float) -> tuple
         low[i] = c + ge - vertical_at[i]
         below += vertical_at[i]
     tol = 1e-9 * max(1.0, q)
+    q_up, q_down = q + tol, q - tol
     # a: first point (from the left) where D reaches q
-    if high[0] <= q + tol:
+    if high[0] <= q_up:
         a = -INF
     else:
         a = xs[-1]
         for i in range(m):
-            if low[i] <= q + tol:
+            if low[i] <= q_up:
                 a = xs[i]
                 break
-            if i + 1 < m and high[i + 1] <= q + tol:  # crosses q inside (x_i, x_{i+1})
+            if i + 1 < m and high[i + 1] <= q_up:  # crosses q inside (x_i, x_{i+1})
                 a = _cross(xs[i], xs[i + 1], low[i], high[i + 1], q)
                 break
     # b: last point (from the right) where D still reaches q
     b = xs[0]
     for i in range(m - 1, -1, -1):
-        if high[i] >= q - tol:
+        if high[i] >= q_down:
             b = xs[i]
             break
-        if i > 0 and low[i - 1] >= q - tol:  # crosses q inside (x_{i-1}, x_i)
+        if i > 0 and low[i - 1] >= q_down:  # crosses q inside (x_{i-1}, x_i)
             b = _cross(xs[i - 1], xs[i], low[i - 1], high[i], q)
             break
     return a, max(a, b)
