@@ -232,25 +232,32 @@ class Plant(mesa.Agent):
 
     def _service_and_pay_out(self) -> None:
         """Interest, debt repayment, depreciation, dividends (a month)."""
-        if self.status == CLOSED and self.capacity <= 0 and self.inventory_value <= 0 and self.debt <= 0:
+        closed, cap = self.status == CLOSED, self.capacity
+        if closed and cap <= 0 and self.inventory_value <= 0 and self.debt <= 0:
             return  # gone, or not yet built and unfinanced: its books are frozen
         r = self.interest_rate / 12.0
-        if self.capacity <= 0 and self.status == CLOSED:
+        fin, flows = self.fin, self.flows
+        if cap <= 0 and closed:
             # greenfield under construction: interest is capitalised (added to debt and to the
             # asset's cost, no cash), repayment starts at first output (project-finance practice)
             self.debt += r * self.debt
             self.fixed_assets += r * self.debt
             self.capitalised_interest += r * self.debt
         else:
-            self.book("interest", r * (self.debt + max(0.0, -self.cash)))
+            interest = r * (self.debt + max(0.0, -self.cash))
+            flows["interest"] += interest  # ``book``, written out (outflows)
+            self.cash -= interest
             repay = min(self.debt, self.debt / self.debt_term) if self.debt > 0 else 0.0
             if repay > 0:
-                self.book("repayment", repay)
+                flows["repayment"] += repay
+                self.cash -= repay
                 self.debt -= repay
-        self.fixed_assets -= self.fixed_assets / self.fin.asset_life_months
-        ample = max(self.cash_target, self.fin.dividend_months * self.fixed_cost_per_month(full=True))
+        self.fixed_assets -= self.fixed_assets / fin.asset_life_months
+        ample = max(self.cash_target, fin.dividend_months * (self.fixed_rate * cap * KG))  # full fixed cost
         if self.status == ACTIVE and self.cash > ample and self.net_worth > 0:
-            self.book("dividends", self.fin.payout * (self.cash - ample))
+            dividends = fin.payout * (self.cash - ample)
+            flows["dividends"] += dividends
+            self.cash -= dividends
 
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
