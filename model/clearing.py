@@ -197,6 +197,7 @@ class _Market:
         self.ev: list[int] = []
         self.ecost: list[float] = []
         self.eres: list[float] = []
+        self._open_arcs: list[tuple[int, int, float, int, int]] | None = None  # explicit arcs with residual
         self.heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
         # bid groups per segment node, best (highest price) first: [price, unfilled, filled]
         self.ladder: dict[int, list[list[float]]] = {}
@@ -218,6 +219,7 @@ class _Market:
         self.ev += (v, u)
         self.ecost += (cost, -cost)
         self.eres += (cap, 0.0)
+        self._open_arcs = None
         return e
 
     def start(self) -> None:
@@ -260,10 +262,11 @@ class _Market:
                     heapq.heappop(h)  # pushed again if the route carries again
                 if h:
                     out.append((x, y, h[0][0], 1, h[0][1]))
-        eu, ev, ecost = self.eu, self.ev, self.ecost
-        for e, r in enumerate(self.eres):
-            if r > EPS:
-                out.append((eu[e], ev[e], ecost[e], 2, e))
+        explicit = self._open_arcs
+        if explicit is None:  # recomputed after an augmentation along an explicit arc
+            eu, ev, ecost = self.eu, self.ev, self.ecost
+            explicit = self._open_arcs = [(eu[e], ev[e], ecost[e], 2, e) for e, r in enumerate(self.eres) if r > EPS]
+        out += explicit
         return out
 
     def _search(self, tiny: float) -> tuple[list[float], list[tuple[int, int, int] | None]]:
@@ -354,6 +357,7 @@ class _Market:
                 eres[ref] -= push
                 eres[ref ^ 1] += push
                 used_up = used_up or eres[ref] <= EPS
+                self._open_arcs = None
                 continue
             ys = targets[ref]
             fj = flow[ref]
