@@ -517,7 +517,7 @@ def clear(
     welfare = 0.0
     for j, members in enumerate(members_of):
         qty, ask = net.qty[j], net.ask[j]
-        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j]):  # (equal lengths: one per route)
+        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=False):  # equal lengths (routes)
             if x > EPS:
                 welfare -= (ask + t) * x
                 for m in members:
