@@ -129,13 +129,16 @@ def demand_bids(
     for c in consumers:
         by_seg.setdefault(model.home_segment(c), []).append(c)
     bids, meta, totals = [], [], {}
+    uses = list(zip(model.config.end_uses, model.use_curves, strict=True))
     for k, cs in by_seg.items():
         total = totals[k] = sum(c.reference_demand for c in cs)
-        for i, (u, curve) in enumerate(zip(model.config.end_uses, model.use_curves, strict=True)):
+        code = cs[0].code
+        for i, (u, curve) in enumerate(uses):
             scale = u.share * total
             for q, lo, hi in curve:
-                if q * scale > 1e-9:
-                    bids.append(Bid(cs[0].code, k, q * scale, lo, hi))
+                x = q * scale
+                if x > 1e-9:
+                    bids.append(Bid(code, k, x, lo, hi))
                     meta.append((k, i, cs))
     return bids, meta, totals
 
