@@ -28,6 +28,8 @@ STEPS = 240
 CONFIGS: dict[str, tuple[str, dict]] = {
     "default_s1": ("rare_earths", dict(seed=1)),
     "default_s2": ("rare_earths", dict(seed=2)),
+    "default_s3": ("rare_earths", dict(seed=3)),
+    "default_s7": ("rare_earths", dict(seed=7)),
     "levy3_s1": ("rare_earths", dict(members=3, floor=110, instrument="levy", seed=1)),
     "levy3_s2": ("rare_earths", dict(members=3, floor=110, instrument="levy", seed=2)),
     "cfdbuf14_ban_s1": ("rare_earths", dict(members=14, floor=110, instrument="cfd+buffer", seed=1,
@@ -44,6 +46,7 @@ CONFIGS: dict[str, tuple[str, dict]] = {
     "gallium_s1": ("gallium", dict(seed=1)),
     "gallium_levy_s2": ("gallium", dict(members=3, floor=0, instrument="levy", seed=2)),
     "cobalt_s1": ("cobalt", dict(members=3, seed=1)),
+    "lithium_s1": ("lithium", dict(members=6, floor=0, instrument="levy", seed=1)),
 }
 
 
