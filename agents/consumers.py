@@ -95,6 +95,9 @@ class ConsumerState(mesa.Agent):
         mk = model.config.market
         self.uses = model.config.end_uses
         self.curves = model.use_curves  # per end use, shared by all consumers
+        # the curves' values at a price, shared by the model's consumers (a segment's consumers see
+        # the same prices): ``_curve_terms``
+        self._memo: dict[tuple[str, float], tuple] = model.__dict__.setdefault("_use_curve_memo", {})
         self.mean_short_elasticity = sum(u.share * u.elasticity for u in self.uses)
         self.long_run = 1.0  # long-run response of demand (1 = none)
         self.long_min = 1.0  # the lowest it has been (the substitution ratchet)
@@ -128,8 +131,9 @@ class ConsumerState(mesa.Agent):
         self.noise = noise
         growth = (1.0 + d.demand_growth) ** (self.model.month / 12.0)
         self.reference_demand = self.role.demand * growth * self.long_run * self.shock * noise
-        for i, (u, curve) in enumerate(zip(self.uses, self.curves, strict=True)):
-            self.normal_by_use[i] = u.share * self.reference_demand * demand_at(curve, self.normal_price, steps=True)
+        at_normal = self._curve_terms("normal", self.normal_price)
+        for i, u in enumerate(self.uses):
+            self.normal_by_use[i] = u.share * self.reference_demand * at_normal[i]
 
     def price_basis(self) -> float:
         """The price strategic stock decisions are relative to: normal price, or the floor for a member."""
@@ -194,16 +198,36 @@ class ConsumerState(mesa.Agent):
         # rationed: demand willing to pay more than the price (steps strictly above it) left unserved
         self.rationed = 0.0
         if price == price:
-            for i, (u, curve) in enumerate(zip(self.uses, self.curves, strict=True)):
-                above = sum(q for q, lo, _ in curve if lo > price * (1.0 + 1e-9)) * u.share * self.reference_demand
+            above_u = self._curve_terms("above", price)
+            for i, u in enumerate(self.uses):
+                above = above_u[i] * u.share * self.reference_demand
                 self.rationed += max(0.0, above - self.bought_by_use[i])
         self.surplus = 0.0
         if price == price:
-            for u, curve in zip(self.uses, self.curves, strict=True):
-                self.surplus += u.share * self.reference_demand * _surplus(curve, price) * KG
+            surplus_u = self._curve_terms("surplus", price)
+            for i, u in enumerate(self.uses):
+                self.surplus += u.share * self.reference_demand * surplus_u[i] * KG
             mk = self.model.config.market
             self.mean_price += (price - self.mean_price) / self.defaults.adjust_months
             self.normal_price += (price - self.normal_price) / mk.normal_price_months
+
+    def _curve_terms(self, kind: str, price: float) -> tuple:
+        """Per end use, a value of its unit curve at ``price``, computed once per price for all consumers:
+        ``normal``: what it buys as the clearing allocates (``demand_at(steps=True)``); ``above``: the
+        quantity of its steps strictly above the price; ``surplus``: ``_surplus``."""
+        key = (kind, price)
+        out = self._memo.get(key)
+        if out is None:
+            if len(self._memo) > 64:
+                self._memo.clear()
+            if kind == "normal":
+                out = tuple(demand_at(curve, price, steps=True) for curve in self.curves)
+            elif kind == "above":
+                out = tuple(sum(q for q, lo, _ in curve if lo > price * (1.0 + 1e-9)) for curve in self.curves)
+            else:
+                out = tuple(_surplus(curve, price) for curve in self.curves)
+            self._memo[key] = out
+        return out
 
     def clear_month(self) -> None:
         n = len(self.uses)

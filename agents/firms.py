@@ -120,25 +120,57 @@ def stage_shares(model: BlocModel, code: str) -> tuple[float, float]:
     return m, r
 
 
+def _share(part: list[float], total: float) -> float:
+    return sum(part) / total if total > 0 else float("nan")
+
+
 def firm_columns(model: BlocModel) -> dict[str, float]:
-    from agents.producers import CLOSED
+    """The firm block of the per-step row. One pass over the plants collects the terms of each sum
+    (in plant order, then ``sum``: the same values as one ``sum`` per column over the plants)."""
+    from agents.producers import ACTIVE, CLOSED
     from agents.projects import BUILDING, BUILT
 
     row: dict[str, float] = {}
     dom = model.config.dominant
-    row["share_mining_dominant"], row["share_refining_dominant"] = stage_shares(model, dom)
-    row["share_mining_AU"], row["share_refining_AU"] = stage_shares(model, "AU")
-    row["share_mining_MM"] = stage_shares(model, "MM")[0]
-    row["share_refining_MY"] = stage_shares(model, "MY")[1]
-    row["online_refining_total"] = sum(p.online_capacity for p in model.refiners)
+    members = model.members
+    sold, sold_by = [], {dom: [], "AU": [], "MM": []}
+    for p in model.mines:
+        sold.append(p.sold)
+        if p.code in sold_by:
+            sold_by[p.code].append(p.sold)
+    made, made_by, online = [], {dom: [], "AU": [], "MY": []}, []
+    for p in model.refiners:
+        made.append(p.output)
+        if p.code in made_by:
+            made_by[p.code].append(p.output)
+        online.append(p.capacity if p.status == ACTIVE else 0.0)  # online_capacity
+    capex, cash_m, worth_m, dividends, written_off, closures = [], [], [], [], [], 0
+    for p in model.plants:
+        flows = p.flows
+        capex.append(flows["capex"])
+        if p.code in members:
+            cash_m.append(p.cash)
+            worth_m.append(p.net_worth)
+        dividends.append(flows["dividends"])
+        written_off.append(p.written_off)
+        if p.status == CLOSED and p.exits > 0:
+            closures += 1
+    mined, total_made = sum(sold), sum(made)
+    row["share_mining_dominant"], row["share_refining_dominant"] = _share(sold_by[dom], mined), _share(
+        made_by[dom], total_made
+    )
+    row["share_mining_AU"], row["share_refining_AU"] = _share(sold_by["AU"], mined), _share(made_by["AU"], total_made)
+    row["share_mining_MM"] = _share(sold_by["MM"], mined)
+    row["share_refining_MY"] = _share(made_by["MY"], total_made)
+    row["online_refining_total"] = sum(online)
     row["projects_building"] = sum(1 for ps in model.pipeline.projects if ps.status == BUILDING)
     row["projects_built_cum"] = sum(1 for ps in model.pipeline.projects if ps.status == BUILT)
-    row["capex_paid"] = sum(p.flows["capex"] for p in model.plants)
-    row["cash_member"] = sum(p.cash for p in model.plants if p.code in model.members)
-    row["net_worth_member"] = sum(p.net_worth for p in model.plants if p.code in model.members)
-    row["dividends"] = sum(p.flows["dividends"] for p in model.plants)
-    row["written_off_cum"] = sum(p.written_off for p in model.plants)
-    row["closures_cum"] = sum(1 for p in model.plants if p.status == CLOSED and p.exits > 0)
+    row["capex_paid"] = sum(capex)
+    row["cash_member"] = sum(cash_m)
+    row["net_worth_member"] = sum(worth_m)
+    row["dividends"] = sum(dividends)
+    row["written_off_cum"] = sum(written_off)
+    row["closures_cum"] = closures
     dump = next((s for p in model.refiners for s in p.strategies if s.name == "dumping"), None)
     row["dominant_predating"] = float(bool(dump and dump.active))
     row["dominant_recouping"] = float(bool(dump and dump.recouping))

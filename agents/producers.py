@@ -128,9 +128,29 @@ class Plant(mesa.Agent):
 
     # ---------------------------------------------------------------- state
     @property
+    def tranches(self) -> list[list[float]]:
+        """Capacity in cost tranches ``[t/month, cash cost $/kg]``, cheapest first.
+
+        ``capacity`` is their sum, cached: code that changes a tranche in place calls
+        ``_tranches_changed()`` (``add_capacity``, ``_close``); assigning a new list does it.
+        """
+        return self._tranches
+
+    @tranches.setter
+    def tranches(self, value: list[list[float]]) -> None:
+        self._tranches = value
+        self._capacity = None
+
+    def _tranches_changed(self) -> None:
+        self._capacity = None
+
+    @property
     def capacity(self) -> float:
         """Installed capacity, t/month (mothballed plants keep it, closed ones lose it)."""
-        return sum(q for q, _ in self.tranches)
+        cap = self._capacity
+        if cap is None:
+            cap = self._capacity = sum(q for q, _ in self._tranches)
+        return cap
 
     @property
     def online_capacity(self) -> float:
@@ -140,6 +160,8 @@ class Plant(mesa.Agent):
         """On-line capacity net of what is still ramping up, t/month."""
         if self.status != ACTIVE:
             return 0.0
+        if not self.ramps:
+            return max(0.0, self.capacity - 0)  # (the sum over no ramps is 0)
         return max(0.0, self.capacity - sum(cap * (1.0 - self.ramp_progress(r)) for r in self.ramps
                                             for cap in (r[1],)))
 
@@ -210,25 +232,32 @@ class Plant(mesa.Agent):
 
     def _service_and_pay_out(self) -> None:
         """Interest, debt repayment, depreciation, dividends (a month)."""
-        if self.status == CLOSED and self.capacity <= 0 and self.inventory_value <= 0 and self.debt <= 0:
+        closed, cap = self.status == CLOSED, self.capacity
+        if closed and cap <= 0 and self.inventory_value <= 0 and self.debt <= 0:
             return  # gone, or not yet built and unfinanced: its books are frozen
         r = self.interest_rate / 12.0
-        if self.capacity <= 0 and self.status == CLOSED:
+        fin, flows = self.fin, self.flows
+        if cap <= 0 and closed:
             # greenfield under construction: interest is capitalised (added to debt and to the
             # asset's cost, no cash), repayment starts at first output (project-finance practice)
             self.debt += r * self.debt
             self.fixed_assets += r * self.debt
             self.capitalised_interest += r * self.debt
         else:
-            self.book("interest", r * (self.debt + max(0.0, -self.cash)))
+            interest = r * (self.debt + max(0.0, -self.cash))
+            flows["interest"] += interest  # ``book``, written out (outflows)
+            self.cash -= interest
             repay = min(self.debt, self.debt / self.debt_term) if self.debt > 0 else 0.0
             if repay > 0:
-                self.book("repayment", repay)
+                flows["repayment"] += repay
+                self.cash -= repay
                 self.debt -= repay
-        self.fixed_assets -= self.fixed_assets / self.fin.asset_life_months
-        ample = max(self.cash_target, self.fin.dividend_months * self.fixed_cost_per_month(full=True))
+        self.fixed_assets -= self.fixed_assets / fin.asset_life_months
+        ample = max(self.cash_target, fin.dividend_months * (self.fixed_rate * cap * KG))  # full fixed cost
         if self.status == ACTIVE and self.cash > ample and self.net_worth > 0:
-            self.book("dividends", self.fin.payout * (self.cash - ample))
+            dividends = fin.payout * (self.cash - ample)
+            flows["dividends"] += dividends
+            self.cash -= dividends
 
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
@@ -257,10 +286,16 @@ class Plant(mesa.Agent):
     def settle(self, variable_cost: float) -> None:
         """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
-        self.book("revenue", self.revenue)
-        self.book("subsidy", self.subsidy)
-        self.book("variable_cost", variable_cost)
-        self.book("fixed_cost", self.fixed_cost_per_month())
+        # ``book`` four times, written out (signs as in FLOW_SIGNS: +, +, -, -)
+        flows, revenue, subsidy, fixed = self.flows, self.revenue, self.subsidy, self.fixed_cost_per_month()
+        flows["revenue"] += revenue
+        self.cash += revenue
+        flows["subsidy"] += subsidy
+        self.cash += subsidy
+        flows["variable_cost"] += variable_cost
+        self.cash -= variable_cost
+        flows["fixed_cost"] += fixed
+        self.cash -= fixed
 
     def decide(self) -> None:
         """Finance (interest, repayment, dividends), then exit, mothballing, restart and closure.
@@ -313,6 +348,7 @@ class Plant(mesa.Agent):
         self.status = CLOSED
         for tr in self.tranches:
             tr[0] = 0.0
+        self._tranches_changed()
         self.ramps = []
         self.fixed_assets = 0.0  # written off
         if self.net_worth < 0:  # insolvent: lenders lose what the inventory does not cover
@@ -338,6 +374,7 @@ class Plant(mesa.Agent):
         else:
             self.tranches.append([amount, cash_cost])
             self.tranches.sort(key=lambda t: t[1])
+        self._tranches_changed()
         if ramp_months > 0:
             self.ramps.append([self.model.month + 1, amount, ramp_months])
         if self.status == CLOSED:

@@ -22,7 +22,7 @@ import mesa  # noqa: E402
 import model.market as market  # noqa: E402
 from model import BlocModel, load_scenario  # noqa: E402
 from model.clearing import Bid, Offer, clear  # noqa: E402
-from model.recorder import COLUMNS  # noqa: E402
+from model.recorder import columns_for  # noqa: E402
 
 
 def per_call(fn, repeat: int) -> float:
@@ -88,7 +88,7 @@ def bench_clearing() -> None:
 
 
 def bench_recording() -> None:
-    """The 48 columns, computed once a month; stored by Mesa's DataCollector or in preallocated arrays."""
+    """The per-step columns, computed once a month; stored by the DataCollector or in preallocated arrays."""
     import numpy as np
 
     sc = load_scenario("rare_earths")
@@ -103,7 +103,7 @@ def bench_recording() -> None:
         m.datacollector.collect(m)
 
     mesa_store = per_call(collect, 500) * 1e6
-    arrays = {name: np.empty(5000) for name in COLUMNS}
+    arrays = {name: np.empty(5000) for name in columns_for(sc)}
     i = [0]
 
     def store():
@@ -112,11 +112,11 @@ def bench_recording() -> None:
         i[0] += 1
 
     array_store = per_call(store, 500) * 1e6
-    print("\n## Recording one month (48 model columns + per-plant rows)\n")
+    print(f"\n## Recording one month ({len(row)} model columns + per-plant rows)\n")
     print("| part | µs per month |")
     print("|---|---:|")
     print(f"| computing the row | {compute:.0f} |")
-    print(f"| storing it with Mesa DataCollector (model + plant agent-type reporters) | {mesa_store:.0f} |")
+    print(f"| storing it with the DataCollector (model row + per-plant rows) | {mesa_store:.0f} |")
     print(f"| storing the model row in preallocated numpy arrays instead (no plant rows) | {array_store:.0f} |")
 
 

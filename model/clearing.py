@@ -98,7 +98,7 @@ REL_TOL = 1e-9  # a path of cost <= REL_TOL x price scale still trades
 _MIDPOINT_SHORTCUT = True  # vertical steps only: (lo + hi)/2, which the general rule equals (tested)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Offer:
     """A seller's tranche: ``quantity`` t at ``ask`` $/kg."""
 
@@ -107,7 +107,7 @@ class Offer:
     ask: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bid:
     """A buyer's step: up to ``quantity`` t at up to ``price`` $/kg in ``segment``.
 
@@ -197,6 +197,7 @@ class _Market:
         self.ev: list[int] = []
         self.ecost: list[float] = []
         self.eres: list[float] = []
+        self._open_arcs: list[tuple[int, int, float, int, int]] | None = None  # explicit arcs with residual
         self.heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
         # bid groups per segment node, best (highest price) first: [price, unfilled, filled]
         self.ladder: dict[int, list[list[float]]] = {}
@@ -218,6 +219,7 @@ class _Market:
         self.ev += (v, u)
         self.ecost += (cost, -cost)
         self.eres += (cap, 0.0)
+        self._open_arcs = None
         return e
 
     def start(self) -> None:
@@ -260,10 +262,11 @@ class _Market:
                     heapq.heappop(h)  # pushed again if the route carries again
                 if h:
                     out.append((x, y, h[0][0], 1, h[0][1]))
-        eres = self.eres
-        for e in range(len(eres)):
-            if eres[e] > EPS:
-                out.append((self.eu[e], self.ev[e], self.ecost[e], 2, e))
+        explicit = self._open_arcs
+        if explicit is None:  # recomputed after an augmentation along an explicit arc
+            eu, ev, ecost = self.eu, self.ev, self.ecost
+            explicit = self._open_arcs = [(eu[e], ev[e], ecost[e], 2, e) for e, r in enumerate(self.eres) if r > EPS]
+        out += explicit
         return out
 
     def _search(self, tiny: float) -> tuple[list[float], list[tuple[int, int, int] | None]]:
@@ -302,18 +305,28 @@ class _Market:
         shorter path), so the next path is read off the same search, walking down the bid ladder.
         """
         self.start()
+        ladders = list(self.ladder.items())
+        rung_at = self.rung
+        augment = self._augment
         while True:
             dist, pred = self._search(tiny)
             while True:
                 seg, rung, best = -1, None, INF
-                for u in self.ladder:
-                    if dist[u] < INF:
-                        top = self._top(u)
-                        if top is not None and dist[u] - top[0] < best:
-                            seg, rung, best = u, top, dist[u] - top[0]
+                for u, rungs in ladders:  # each segment's best unfilled bid (``_top``, inlined)
+                    du = dist[u]
+                    if du < INF:
+                        i = rung_at[u]
+                        n = len(rungs)
+                        while i < n and rungs[i][1] <= EPS:
+                            i += 1
+                        rung_at[u] = i
+                        if i < n:
+                            top = rungs[i]
+                            if du - top[0] < best:
+                                seg, rung, best = u, top, du - top[0]
                 if rung is None or best > tol:
                     return  # no path adds welfare, nor volume at zero cost
-                if self._augment(seg, rung, pred):
+                if augment(seg, rung, pred):
                     break  # something other than a bid is used up: search again
 
     def _augment(self, seg: int, rung: list[float], pred) -> bool:
@@ -338,21 +351,36 @@ class _Market:
         rung[1] -= push
         rung[2] += push
         used_up = False
+        targets, heaps = self.targets, self.heaps
         for u, v, kind, ref in path:
             if kind == 2:
                 eres[ref] -= push
                 eres[ref ^ 1] += push
                 used_up = used_up or eres[ref] <= EPS
+                self._open_arcs = None
                 continue
-            ys = self.targets[ref]
+            ys = targets[ref]
+            fj = flow[ref]
             if kind == 0:
                 spare[ref] -= push
                 used_up = used_up or spare[ref] <= EPS
             else:
                 r = ys.index(u)
-                flow[ref][r] -= push
-                used_up = used_up or flow[ref][r] <= EPS
-            self._deliver(ref, ys.index(v), push)
+                fj[r] -= push
+                used_up = used_up or fj[r] <= EPS
+            # ``_deliver(ref, ys.index(v), push)``, inlined
+            r = ys.index(v)
+            old = fj[r]
+            fj[r] = old + push
+            if old <= EPS < old + push:
+                ts = self.adder[ref]
+                t0 = ts[r]
+                for y, t in zip(ys, ts, strict=True):
+                    if y != v:
+                        h = heaps.get((v, y))
+                        if h is None:
+                            heaps[(v, y)] = h = []
+                        heapq.heappush(h, (t - t0, ref))
         return used_up
 
     def contract(self) -> Arcs:
@@ -362,22 +390,27 @@ class _Market:
         distance between core nodes: a tranche is never an origin or target of a price search.
         """
         arcs: Arcs = {}
+        get = arcs.get
 
         def put(u: int, v: int, c: float) -> None:
-            if u != v and c < arcs.get((u, v), INF):
+            if u != v and c < get((u, v), INF):
                 arcs[(u, v)] = c
 
+        spare, qty = self.spare, self.qty
         for j, (ask, ys, ts, xs) in enumerate(zip(self.ask, self.targets, self.adder, self.flow, strict=True)):
-            ins = [(0, ask)] if self.spare[j] > EPS else []
+            ins = [(0, ask)] if spare[j] > EPS else []
             ins += [(y, -t) for y, t, x in zip(ys, ts, xs, strict=True) if x > EPS]
             outs = list(zip(ys, ts, strict=True))
-            if self.qty[j] - self.spare[j] > EPS:
+            if qty[j] - spare[j] > EPS:
                 outs.append((0, -ask))
             for u, cu in ins:
                 for v, cv in outs:
-                    put(u, v, cu + cv)
-        for e in range(len(self.eres)):
-            if self.eres[e] > EPS:
+                    if u != v:  # ``put``, inlined
+                        c = cu + cv
+                        if c < get((u, v), INF):
+                            arcs[(u, v)] = c
+        for e, r in enumerate(self.eres):
+            if r > EPS:
                 put(self.eu[e], self.ev[e], self.ecost[e])
         for seg, rungs in self.ladder.items():
             for price, unfilled, filled in rungs:
@@ -484,7 +517,7 @@ def clear(
     welfare = 0.0
     for j, members in enumerate(members_of):
         qty, ask = net.qty[j], net.ask[j]
-        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=True):
+        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=False):  # equal lengths (routes)
             if x > EPS:
                 welfare -= (ask + t) * x
                 for m in members:
@@ -527,7 +560,17 @@ def _price_scale(offers: Sequence[Offer], adders: Sequence[Sequence[float]] | No
     scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
     if adders is not None:
         for off, row in zip(offers, adders, strict=False):
-            scale = max(scale, max((abs(off.ask + t) for t in row if t != INF), default=0.0))
+            # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
+            ask, top = off.ask, None
+            for t in row:
+                if t != INF:
+                    v = abs(ask + t)
+                    if top is None or v > top:
+                        top = v
+            if top is None:
+                top = 0.0
+            if top > scale:
+                scale = top
     return scale
 
 
@@ -540,12 +583,10 @@ def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) 
     dist = [INF] * n
     for s, label in init.items():
         dist[s] = label
-    items = list(arcs.items())
+    items = [(u, v, c) for (u, v), c in arcs.items()] if forward else [(v, u, c) for (u, v), c in arcs.items()]
     for _ in range(n):
         changed = False
-        for (u, v), c in items:
-            if not forward:
-                u, v = v, u
+        for u, v, c in items:
             if dist[u] + c < dist[v]:
                 dist[v] = dist[u] + c
                 changed = True
@@ -677,25 +718,26 @@ def _demand_set(pieces: Sequence[tuple[float, float, float]], q: float) -> tuple
         low[i] = c + ge - vertical_at[i]
         below += vertical_at[i]
     tol = 1e-9 * max(1.0, q)
+    q_up, q_down = q + tol, q - tol
     # a: first point (from the left) where D reaches q
-    if high[0] <= q + tol:
+    if high[0] <= q_up:
         a = -INF
     else:
         a = xs[-1]
         for i in range(m):
-            if low[i] <= q + tol:
+            if low[i] <= q_up:
                 a = xs[i]
                 break
-            if i + 1 < m and high[i + 1] <= q + tol:  # crosses q inside (x_i, x_{i+1})
+            if i + 1 < m and high[i + 1] <= q_up:  # crosses q inside (x_i, x_{i+1})
                 a = _cross(xs[i], xs[i + 1], low[i], high[i + 1], q)
                 break
     # b: last point (from the right) where D still reaches q
     b = xs[0]
     for i in range(m - 1, -1, -1):
-        if high[i] >= q - tol:
+        if high[i] >= q_down:
             b = xs[i]
             break
-        if i > 0 and low[i - 1] >= q - tol:  # crosses q inside (x_{i-1}, x_i)
+        if i > 0 and low[i - 1] >= q_down:  # crosses q inside (x_{i-1}, x_i)
             b = _cross(xs[i - 1], xs[i], low[i - 1], high[i], q)
             break
     return a, max(a, b)

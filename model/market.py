@@ -129,13 +129,16 @@ def demand_bids(
     for c in consumers:
         by_seg.setdefault(model.home_segment(c), []).append(c)
     bids, meta, totals = [], [], {}
+    uses = list(zip(model.config.end_uses, model.use_curves, strict=True))
     for k, cs in by_seg.items():
         total = totals[k] = sum(c.reference_demand for c in cs)
-        for i, (u, curve) in enumerate(zip(model.config.end_uses, model.use_curves, strict=True)):
+        code = cs[0].code
+        for i, (u, curve) in enumerate(uses):
             scale = u.share * total
             for q, lo, hi in curve:
-                if q * scale > 1e-9:
-                    bids.append(Bid(cs[0].code, k, q * scale, lo, hi))
+                x = q * scale
+                if x > 1e-9:
+                    bids.append(Bid(code, k, x, lo, hi))
                     meta.append((k, i, cs))
     return bids, meta, totals
 
@@ -175,27 +178,39 @@ def run_stage(
     quotes += extra_offers
 
     offers, adders, levies = [], [], []
+    sellers_of: list[tuple] = []  # per offer: (agent, is the authority, code, member)
+    agent_info: dict[int, tuple] = {}  # id(agent) -> (agent, is_auth, code, member, home)
+    landed: dict[tuple, tuple[list[float], float]] = {}  # (home, member, only_segment) -> (adders, levy)
+    members = auth.members
     for q in quotes:
         a = q.agent
-        is_auth = isinstance(a, Instrument)
-        code = "AUTH" if is_auth else a.code
-        home = seg.bloc if is_auth else model.home_segment(a)
-        member = not is_auth and code in auth.members
-        row, lev = [], 0.0
-        for k in range(n_seg):
-            if k == seg.reserve:
-                row.append(0.0 if member and q.only_segment is None else INF)
-            elif q.only_segment is not None and k != q.only_segment:
-                row.append(INF)
-            else:
-                t = 0.0 if k == home else tau
-                if k == seg.bloc and home != seg.bloc:
-                    lev = levy
-                    t += lev
-                row.append(t)
+        info = agent_info.get(id(a))
+        if info is None:
+            is_auth = isinstance(a, Instrument)
+            code = "AUTH" if is_auth else a.code
+            home = seg.bloc if is_auth else model.home_segment(a)
+            info = agent_info[id(a)] = (a, is_auth, code, not is_auth and code in members, home)
+        _, is_auth, code, member, home = info
+        key = (home, member, q.only_segment)
+        cached = landed.get(key)
+        if cached is None:  # the same adders for every offer of this kind (rows are only read)
+            row, lev = [], 0.0
+            for k in range(n_seg):
+                if k == seg.reserve:
+                    row.append(0.0 if member and q.only_segment is None else INF)
+                elif q.only_segment is not None and k != q.only_segment:
+                    row.append(INF)
+                else:
+                    t = 0.0 if k == home else tau
+                    if k == seg.bloc and home != seg.bloc:
+                        lev = levy
+                        t += lev
+                    row.append(t)
+            cached = landed[key] = (row, lev)
         offers.append(Offer(code, q.quantity, q.price))
-        adders.append(row)
-        levies.append(lev)
+        adders.append(cached[0])
+        levies.append(cached[1])
+        sellers_of.append(info)
 
     bid_quotes = []
     for b in buyers:
@@ -222,40 +237,43 @@ def run_stage(
     out = StageOutcome(prices[:3], *([0.0] * 3 for _ in range(6)), clearing=result)
     money = dict.fromkeys(("paid", "received", "transport", "transship", "levy", "link_rent"), 0.0)
     exports: dict[int, dict[int, float]] = {}
-    for j, q in enumerate(quotes):
-        a = q.agent
-        is_auth = isinstance(a, Instrument)
-        for k in range(n_seg):
-            x = result.flows[j][k]
+    bloc, dominant = seg.bloc, model.config.dominant
+    by_origin = model.bloc_supply_by_origin
+    for j, (q, flows_j) in enumerate(zip(quotes, result.flows, strict=True)):
+        a, is_auth, code, member, _ = sellers_of[j]
+        row, lev_j = adders[j], levies[j]
+        for k, x in enumerate(flows_j):
             if x <= 1e-12:
                 continue
-            netback = prices[k] - adders[j][k]
+            netback = prices[k] - row[k]
             money["received"] += x * netback * KG
-            money["levy"] += x * levies[j] * KG if k == seg.bloc else 0.0
-            money["transport"] += x * (adders[j][k] - (levies[j] if k == seg.bloc else 0.0)) * KG
+            money["levy"] += x * lev_j * KG if k == bloc else 0.0
+            money["transport"] += x * (row[k] - (lev_j if k == bloc else 0.0)) * KG
             if q.owner is not None:
                 q.owner.on_sold(a, q.tag, x, netback)
                 out.dumped += x
                 out.dump_value += x * netback
             a.on_sold(q.tag, x, netback)
-            if k == seg.bloc and levies[j] > 0:
-                auth.collect_levy(levies[j], x)
-            if not is_auth and hasattr(a, "sold_bloc") and k == seg.bloc:
-                a.sold_bloc += x
-            if q.tag == COVERED and k == seg.bloc:
-                auth.on_covered_sale(a, x, prices[k])
-            exports.setdefault(id(a), {}).setdefault(k, 0.0)
-            exports[id(a)][k] += x
-            if k == seg.bloc and stage == "refined":
-                origin = offers[j].seller
-                model.bloc_supply_by_origin[origin] = model.bloc_supply_by_origin.get(origin, 0.0) + x
+            if k == bloc:
+                if lev_j > 0:
+                    auth.collect_levy(lev_j, x)
+                if not is_auth and hasattr(a, "sold_bloc"):
+                    a.sold_bloc += x
+                if q.tag == COVERED:
+                    auth.on_covered_sale(a, x, prices[k])
+            ex = exports.get(id(a))
+            if ex is None:
+                ex = exports[id(a)] = {}
+            ex[k] = ex.get(k, 0.0) + x
+            if k == bloc and stage == "refined":
+                by_origin[code] = by_origin.get(code, 0.0) + x
             if k < 3:
                 out.traded[k] += x
                 if is_auth:
                     out.from_authority[k] += x
-                elif a.code in auth.members:
+                elif member:
                     out.from_members[k] += x
-                elif a.code == model.config.dominant:
+                elif code == dominant:
                     out.from_dominant[k] += x
     for link, f in zip(links, result.link_flows, strict=True):
         if f <= 1e-12:

@@ -5,12 +5,16 @@
 columns of ``COLUMNS``, which documents each with its unit (a price of an empty
 segment is NaN); ``get_agenttype_vars_dataframe(Plant)`` has capacity, status
 and cash per plant and month. The row is computed once a month
-(``compute_row``) and each model reporter reads its value; storing it costs
-the same as preallocated arrays would (``benchmarks/bench_model.py``).
+(``compute_row``). The collector is Mesa's own class with a leaner ``collect``
+(``BlocCollector``): it stores exactly what ``mesa.DataCollector.collect`` would
+(the same ``model_vars`` lists and agent-type records, so Mesa's own
+``get_*_dataframe`` methods build the same DataFrames), without one reporter
+call and one ``deepcopy`` per value.
 """
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 import mesa
@@ -107,21 +111,55 @@ def columns_for(scenario) -> dict[str, tuple[str, str]]:
     return out
 
 
+# per-plant columns of ``get_agenttype_vars_dataframe(Plant)``: name -> Plant attribute
+PLANT_COLUMNS: dict[str, str] = {
+    "country": "code", "stage": "stage", "capacity": "capacity", "status": "status", "cash": "cash",
+    "firm": "firm", "sold": "sold", "debt": "debt", "net_worth": "net_worth",
+}
+
+
+class BlocCollector(mesa.DataCollector):
+    """A ``mesa.DataCollector`` whose ``collect`` stores the recorder's row and the plants' rows directly.
+
+    What it stores, and where, is what Mesa's ``collect`` stores for these reporters: one value per
+    model column appended to ``model_vars[name]``, and per plant ``(model.time, unique_id, *values)``
+    in ``_agenttype_records[model.time][Plant]``, plants in the order of ``model.agents``. Mesa
+    deep-copies each value first; every value here is an immutable scalar (float, str), so the copy
+    is the value itself. ``get_model_vars_dataframe`` and ``get_agenttype_vars_dataframe`` are Mesa's.
+    """
+
+    def __init__(self, recorder: StepRecorder, columns, plant_type: type) -> None:
+        super().__init__(
+            model_reporters={name: recorder._reporter(name) for name in columns},
+            agenttype_reporters={plant_type: dict(PLANT_COLUMNS)},
+        )
+        self._recorder = recorder
+        self._names = tuple(columns)
+        self._plant_type = plant_type
+        self._plant_values = attrgetter(*PLANT_COLUMNS.values())
+
+    def collect(self, model) -> None:
+        row = self._recorder._row
+        time = model.time
+        self._collection_steps.append(time)
+        self._validated = True
+        model_vars = self.model_vars
+        for name in self._names:
+            model_vars[name].append(row[name])
+        plant, values = self._plant_type, self._plant_values
+        records = [(time, a.unique_id, *values(a)) for a in model.agents if isinstance(a, plant)]
+        self._agenttype_records[time] = {plant: records}
+
+
 class StepRecorder:
-    """Computes ``COLUMNS`` every month and collects them with a Mesa DataCollector."""
+    """Computes ``COLUMNS`` every month and collects them with a Mesa DataCollector (``BlocCollector``)."""
 
     def __init__(self, model: BlocModel) -> None:
         from agents.producers import Plant
 
         self.model = model
         self._row: dict[str, float] = {}
-        self.collector = mesa.DataCollector(
-            model_reporters={name: self._reporter(name) for name in columns_for(model.config)},
-            agenttype_reporters={
-                Plant: {"country": "code", "stage": "stage", "capacity": "capacity", "status": "status", "cash": "cash",
-                        "firm": "firm", "sold": "sold", "debt": "debt", "net_worth": "net_worth"}
-            },
-        )
+        self.collector = BlocCollector(self, columns_for(model.config), Plant)
         # refined product held before month 0 (t): for the material balance
         self.initial_stock = (
             sum(c.stock for c in model.consumers)
@@ -158,7 +196,33 @@ class StepRecorder:
         row["supply_bloc_dominant"] = ref.from_dominant[seg.bloc]
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
         row["concentrate_traded"] = sum(conc.traded) - sum(conc.leaked)  # sold by mines (re-sales once)
-        row["refined_output"] = sum(p.output for p in m.refiners)
+        # one pass over the plants collects the terms of each plant sum, in plant order (then ``sum``)
+        members, dominant = m.members, m.config.dominant
+        capacity = {(stage, g): [] for stage in ("mining", "refining") for g in ("member", "dominant", "other")}
+        surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
+        online_mining_member = []
+        for p in m.mines:
+            code = p.code
+            group = "member" if code in members else "dominant" if code == dominant else "other"  # group_of
+            capacity[("mining", group)].append(p.capacity)
+            if group == "member":
+                online_mining_member.append(p.online_capacity)
+            surplus[group] += p.revenue - p.variable_cost_month
+        output, online_refining_member, inventory, output_member = [], [], [], []
+        dom = None
+        for p in m.refiners:
+            code = p.code
+            group = "member" if code in members else "dominant" if code == dominant else "other"
+            output.append(p.output)
+            capacity[("refining", group)].append(p.capacity)
+            if group == "member":
+                online_refining_member.append(p.online_capacity)
+                output_member.append(p.output)
+            inventory.append(p.inventory)
+            surplus[group] += p.revenue - p.variable_cost_month
+            if dom is None and code == dominant:
+                dom = p
+        row["refined_output"] = sum(output)
         by = {"bloc": [0.0] * 4, "home": [0.0] * 4, "world": [0.0] * 4}  # demand, consumed, unmet, rationed
         stock_bloc = stock_other = spend_bloc = cs = lost = 0.0
         unmet_uses = [0.0] * len(m.config.end_uses)
@@ -184,14 +248,13 @@ class StepRecorder:
             row[f"unmet_{name}"] = agg[2]
             row[f"rationed_{name}"] = agg[3]
         row["consumption_total"] = sum(a[1] for a in by.values())
-        for stage, plants in (("mining", m.mines), ("refining", m.refiners)):
-            for group in ("member", "dominant", "other"):
-                row[f"capacity_{stage}_{group}"] = sum(p.capacity for p in plants if m.group_of(p.code) == group)
-        row["online_refining_member"] = sum(p.online_capacity for p in m.refiners if p.code in m.members)
+        for (stage, group), values in capacity.items():
+            row[f"capacity_{stage}_{group}"] = sum(values)
+        row["online_refining_member"] = sum(online_refining_member)
         row["stock_authority"] = auth.stock
         row["stock_consumers_bloc"] = stock_bloc
         row["stock_consumers_other"] = stock_other
-        row["inventory_refiners"] = sum(p.inventory for p in m.refiners)
+        row["inventory_refiners"] = sum(inventory)
         for key in (
             "levy_revenue", "cfd_paid", "buffer_spend", "buffer_income",
             "procurement_spend", "procurement_income", "storage_cost",
@@ -210,11 +273,8 @@ class StepRecorder:
         row["reexports_bloc"] = ref.reexported[seg.bloc]
         row["stock_traders_bloc"] = sum(t.stock for t in m.traders if t.segment == seg.bloc)
         row["stock_traders_other"] = sum(t.stock for t in m.traders if t.segment != seg.bloc)
-        row["online_mining_member"] = sum(p.online_capacity for p in m.mines if p.code in m.members)
-        row["output_refining_member"] = sum(p.output for p in m.refiners if p.code in m.members)
-        surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
-        for p in m.plants:
-            surplus[m.group_of(p.code)] += p.revenue - p.variable_cost_month
+        row["online_mining_member"] = sum(online_mining_member)
+        row["output_refining_member"] = sum(output_member)
         for g, v in surplus.items():
             row[f"producer_surplus_{g}"] = v
         row["consumer_surplus_bloc"] = cs
@@ -231,7 +291,6 @@ class StepRecorder:
         row["dumped"] = ref.dumped
         row["dumping_realised"] = ref.dump_value / ref.dumped if ref.dumped > 1e-9 else np.nan
         row["dumping_loss_cum"] = dump.loss if dump else 0.0
-        dom = next((p for p in m.refiners if p.code == m.config.dominant), None)
         row["dominant_unit_cost"] = (
             dom.inventory_cost / dom.inventory / 1000.0 if dom and dom.inventory > 1e-9 else np.nan
         )
