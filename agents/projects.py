@@ -33,6 +33,7 @@ owner's plant and ramps up over ``ramp_months``.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class ProjectState:
     a_f: float = 0.0
     a_k: float = 0.0
     generic: bool = False  # a generic expansion of a country role (long-run supply), not a named project
+    order: int = -1  # position in the pipeline's list (sums over projects keep that order)
 
     @property
     def stage_name(self) -> str:
@@ -77,6 +79,22 @@ class Pipeline:
         mk = model.config.market
         self.oxide_expect = [mk.reference_price] * 3  # expected oxide price per segment, $/kg
         self.conc_expect = [mk.initial_concentrate_price] * 3  # expected concentrate price per segment, $/kg
+        # look-ups by key (issue 12: scanning every plant and project per new project made a wave of
+        # generic decisions quadratic in the number of countries)
+        self._countries = {c.code: c for c in model.config.countries}
+        self._firm_rate = {}
+        for f in model.config.firms:  # the first [[firms]] entry of a name, as a scan would find
+            self._firm_rate.setdefault(f.name, f.cost_of_capital)
+        self._factor_cache: dict[tuple[float, int, int], tuple[float, float, float]] = {}
+        self._generic_count: dict[tuple[str, str], int] = {}  # generic projects created per country role
+        self._building: dict[tuple[str, str], list[ProjectState]] = {}  # projects being built per role
+        self._plants: dict[tuple[str, str], list] | None = None  # plants per (country, stage), in model order
+        self._owned: dict[tuple[str, str, str], object] = {}  # the first plant per (firm, country, stage)
+        self._firms = {}
+        for f in model.config.firms:
+            self._firms.setdefault(f.name, f)
+        for i, ps in enumerate(self.projects):
+            ps.order = i
         for ps in self.projects:
             self._factors(ps, self._rate(ps))
         for c in model.config.countries:
@@ -84,7 +102,22 @@ class Pipeline:
                 continue
             for stage, role in (("mining", c.mining), ("refining", c.refining)):
                 if role is not None and self.fin.generic_size > 0 and role.potential > role.capacity:
-                    self.projects.append(self._generic(c.code, stage, role, 1))
+                    self._add(self._generic(c.code, stage, role, 1))
+
+    def _add(self, ps: ProjectState) -> None:
+        ps.order = len(self.projects)
+        self.projects.append(ps)
+
+    def _index_plants(self) -> dict[tuple[str, str], list]:
+        """Plants per (country, stage) and the first plant per (firm, country, stage), built once from
+        the model's lists (kept up to date by ``_owner_plant``, the only place plants are added)."""
+        if self._plants is None:
+            self._plants = {}
+            for stage, plants in (("mining", self.model.mines), ("refining", self.model.refiners)):
+                for pl in plants:
+                    self._plants.setdefault((pl.code, stage), []).append(pl)
+                    self._owned.setdefault((pl.firm, pl.code, stage), pl)
+        return self._plants
 
     def _generic(self, code: str, stage: str, role, n: int) -> ProjectState:
         """A generic expansion of a country role: ``generic_size`` t/month at the role's marginal cash
@@ -99,6 +132,7 @@ class Pipeline:
                        stage=stage, capacity=size, capex=1.0, lead_time=role.lead_time,
                        cash_cost=role.marginal_cost, fixed_cost=role.fixed_cost)
         ps = ProjectState(spec, generic=True)
+        self._generic_count[(code, stage)] = self._generic_count.get((code, stage), 0) + 1
         self._factors(ps, self._rate(ps))
         q = size * KG
         capex = ((role.full_cost - role.marginal_cost) * q * ps.a_u - role.fixed_cost * q * ps.a_f) / ps.a_k
@@ -107,30 +141,27 @@ class Pipeline:
         ps.spec = dataclasses.replace(spec, capex=capex)
         return ps
 
-    def _main_firm(self, code: str, stage: str) -> str:
-        plants = self.model.mines if stage == "mining" else self.model.refiners
-        mine = [p for p in plants if p.code == code]
-        return max(mine, key=lambda p: p.capacity).firm if mine else f"{code} {stage}"
-
     # ------------------------------------------------------------ appraisal
     def _rate(self, ps: ProjectState) -> float:
-        firm = next((f for f in self.model.config.firms if f.name == ps.spec.firm), None)
-        if firm is not None and firm.cost_of_capital >= 0:
-            return firm.cost_of_capital
-        return self.fin.cost_of_capital
+        rate = self._firm_rate.get(ps.spec.firm, -1.0)
+        return rate if rate >= 0 else self.fin.cost_of_capital
 
     def _factors(self, ps: ProjectState, rate: float) -> None:
         fin, p = self.fin, ps.spec
-        d = (1.0 + rate) ** (-1.0 / 12.0)
         ramp = p.ramp_months if p.ramp_months > 0 else fin.ramp_months
-        ps.a_k = sum(d**t for t in range(p.lead_time)) / p.lead_time
-        a_u = a_f = 0.0
-        for t in range(fin.asset_life_months):
-            disc = d ** (p.lead_time + t)
-            prog = min(1.0, fin.ramp_start + (1.0 - fin.ramp_start) * t / ramp)
-            a_u += disc * fin.design_utilisation * prog
-            a_f += disc
-        ps.a_u, ps.a_f = a_u, a_f
+        key = (rate, p.lead_time, ramp)
+        cached = self._factor_cache.get(key)
+        if cached is None:  # the same rate, lead time and ramp give the same factors: computed once
+            d = (1.0 + rate) ** (-1.0 / 12.0)
+            a_k = sum(d**t for t in range(p.lead_time)) / p.lead_time
+            a_u = a_f = 0.0
+            for t in range(fin.asset_life_months):
+                disc = d ** (p.lead_time + t)
+                prog = min(1.0, fin.ramp_start + (1.0 - fin.ramp_start) * t / ramp)
+                a_u += disc * fin.design_utilisation * prog
+                a_f += disc
+            cached = self._factor_cache[key] = (a_u, a_f, a_k)
+        ps.a_u, ps.a_f, ps.a_k = cached
 
     def stage_share(self, ps: ProjectState) -> float:
         s = self.fin.mine_price_share
@@ -220,6 +251,8 @@ class Pipeline:
                     ps.a_u, ps.a_f, ps.a_k = keep
                 if p.committed or ps.npv > self.fin.entry_band * p.capex:
                     ps.status, ps.decided = BUILDING, month
+                    building = self._building.setdefault((p.country, p.stage), [])
+                    bisect.insort(building, ps, key=lambda q: q.order)
                     ps.plant = self._owner_plant(ps)
                     if lender is not None and loan > 0:
                         self._borrow(ps.plant, lender, loan, p.capex)
@@ -233,6 +266,7 @@ class Pipeline:
                     ramp = p.ramp_months if p.ramp_months > 0 else self.fin.ramp_months
                     ps.plant.add_capacity(p.capacity, p.net_cash_cost, p.fixed_cost, ramp)
                     ps.status = BUILT
+                    self._building[(p.country, p.stage)].remove(ps)
 
     def _concession(self, ps: ProjectState):
         """(lender, loan $, cost-of-capital saving) from a concessional-finance instrument, if any."""
@@ -258,34 +292,34 @@ class Pipeline:
         """Once a generic expansion is decided, the next one becomes a candidate while potential remains."""
         p = ps.spec
         m = self.model
-        country = m.config.country(p.country)
+        country = self._countries[p.country]
         role = country.mining if p.stage == "mining" else country.refining
-        plants = m.mines if p.stage == "mining" else m.refiners
-        installed = sum(pl.capacity for pl in plants if pl.code == p.country)
-        building = sum(q.spec.capacity for q in self.projects if q.status == BUILDING and q.spec.country == p.country
-                       and q.spec.stage == p.stage)
+        key = (p.country, p.stage)
+        installed = sum(pl.capacity for pl in self._index_plants().get(key, ()))
+        building = sum(q.spec.capacity for q in self._building.get(key, ()))
         if installed + building + p.capacity <= role.potential:
-            n = sum(1 for q in self.projects if q.generic and q.spec.country == p.country and q.spec.stage == p.stage)
+            n = self._generic_count[key]
             nxt = self._generic(p.country, p.stage, role, n + 1)
             # one generic decision per country role per interval: a firm adds a line at a time
             nxt.spec = dataclasses.replace(nxt.spec, earliest=m.month + self.fin.generic_interval)
-            self.projects.append(nxt)
+            self._add(nxt)
 
     def _owner_plant(self, ps: ProjectState):
         """The owner's plant in the project's country and stage; a new firm's plant if none."""
         m = self.model
         p = ps.spec
         plants = m.mines if p.stage == "mining" else m.refiners
-        for pl in plants:
-            if pl.firm == p.firm and pl.code == p.country:
-                return pl
-        country = m.config.country(p.country)
+        self._index_plants()
+        owned = self._owned.get((p.firm, p.country, p.stage))
+        if owned is not None:
+            return owned
+        country = self._countries[p.country]
         role = country.mining if p.stage == "mining" else country.refining
         if role is None:  # a country with no such role in the data: use the project's own figures
             from model.scenario import Role
 
             role = Role(0.0, ((1.0, p.net_cash_cost),), p.net_cash_cost, p.fixed_cost, p.lead_time, p.capacity)
-        firm = next((f for f in m.config.firms if f.name == p.firm), None)
+        firm = self._firms.get(p.firm)
         cls = ProducerState if p.stage == "mining" else RefinerState
         mk = m.config.market
         price = mk.initial_concentrate_price if p.stage == "mining" else mk.reference_price
@@ -296,5 +330,7 @@ class Pipeline:
             plant.cash = plant.cash_open = 0.0
         plant.fixed_assets = 0.0
         plants.append(plant)
+        self._plants.setdefault((p.country, p.stage), []).append(plant)
+        self._owned.setdefault((p.firm, p.country, p.stage), plant)
         plant.strategies = [Competitive()]
         return plant
