@@ -82,16 +82,13 @@ class Pipeline:
         # look-ups by key (issue 12: scanning every plant and project per new project made a wave of
         # generic decisions quadratic in the number of countries)
         self._countries = {c.code: c for c in model.config.countries}
-        self._firm_rate = {}
-        for f in model.config.firms:  # the first [[firms]] entry of a name, as a scan would find
-            self._firm_rate.setdefault(f.name, f.cost_of_capital)
         self._factor_cache: dict[tuple[float, int, int], tuple[float, float, float]] = {}
         self._generic_count: dict[tuple[str, str], int] = {}  # generic projects created per country role
         self._building: dict[tuple[str, str], list[ProjectState]] = {}  # projects being built per role
         self._plants: dict[tuple[str, str], list] | None = None  # plants per (country, stage), in model order
         self._owned: dict[tuple[str, str, str], object] = {}  # the first plant per (firm, country, stage)
         self._firms = {}
-        for f in model.config.firms:
+        for f in model.config.firms:  # the first [[firms]] entry of a name, as a scan would find
             self._firms.setdefault(f.name, f)
         for i, ps in enumerate(self.projects):
             ps.order = i
@@ -143,8 +140,10 @@ class Pipeline:
 
     # ------------------------------------------------------------ appraisal
     def _rate(self, ps: ProjectState) -> float:
-        rate = self._firm_rate.get(ps.spec.firm, -1.0)
-        return rate if rate >= 0 else self.fin.cost_of_capital
+        firm = self._firms.get(ps.spec.firm)
+        if firm is not None and firm.cost_of_capital >= 0:
+            return firm.cost_of_capital
+        return self.fin.cost_of_capital
 
     def _factors(self, ps: ProjectState, rate: float) -> None:
         fin, p = self.fin, ps.spec
