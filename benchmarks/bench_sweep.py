@@ -79,7 +79,7 @@ def main() -> None:
                     "events": [("export_ban:start=60,duration=12",)],
                     "steps": args.steps,
                 },
-                iterations=args.runs_per_point,
+                rng=list(range(1, args.runs_per_point + 1)),  # one seed per replicate (Mesa 3.5's API)
                 max_steps=args.steps,
                 number_processes=procs,
                 data_collection_period=-1,
