@@ -263,6 +263,16 @@ def _whole(data: dict[str, Any], key: str, default: Any, lo: int, hi: int) -> in
     return int(v)
 
 
+def check_table(where: str, value: Any, known: tuple[str, ...], prefix: str = "") -> dict[str, Any]:
+    """``value`` must be a table whose keys are all in ``known``; errors name ``prefix + key``."""
+    if not isinstance(value, dict):
+        raise ExperimentError(where, value, "must be a table")
+    for key in value:
+        if key not in known:
+            raise ExperimentError(f"{prefix}{key}", value[key], f"unknown key (known: {', '.join(known)})")
+    return value
+
+
 def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
     if not isinstance(data, dict):
         raise ExperimentError("experiment", data, "must be a table")
@@ -270,9 +280,7 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
         from experiments.designs import design_experiment
 
         return design_experiment(data, text)
-    for key in data:
-        if key not in TOP_KEYS:
-            raise ExperimentError(key, data[key], f"unknown key (known: {', '.join(TOP_KEYS)})")
+    check_table("experiment", data, TOP_KEYS)
     for key in ("name", "scenario", "grid"):
         if key not in data:
             raise ExperimentError(key, None, "is required")
@@ -288,12 +296,7 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
         sc = load_scenario(data["scenario"])
     except BlocsimError as exc:
         raise ExperimentError("scenario", data["scenario"], str(exc)) from None
-    grid = data["grid"]
-    if not isinstance(grid, dict):
-        raise ExperimentError("grid", grid, "must be a table")
-    for key in grid:
-        if key not in GRID_KEYS:
-            raise ExperimentError(f"grid.{key}", grid[key], f"unknown key (known: {', '.join(GRID_KEYS)})")
+    grid = check_table("grid", data["grid"], GRID_KEYS, "grid.")
 
     seed = _whole(data, "seed", 0, 0, MAX_SEED)
     replicates = _whole(data, "replicates", 1, 1, MAX_REPLICATES)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.config import Experiment, ExperimentError, RunSpec, experiment_from_dict
+from experiments.config import Experiment, ExperimentError, RunSpec, check_table, experiment_from_dict
 from model.scenario import ScenarioError
 from model.uncertainty import Uncertain, parse_uncertain, raw_scenario
 
@@ -152,12 +152,7 @@ def design_experiment(data: dict[str, Any], text: str = "") -> DesignExperiment:
     base = experiment_from_dict(rest, text)
     if "design" not in data:
         raise ExperimentError("uncertain", data["uncertain"], "needs a [design] table (kind = lhs, sobol or morris)")
-    spec = data["design"]
-    if not isinstance(spec, dict):
-        raise ExperimentError("design", spec, "must be a table")
-    for key in spec:
-        if key not in DESIGN_KEYS:
-            raise ExperimentError(f"design.{key}", spec[key], f"unknown key (known: {', '.join(DESIGN_KEYS)})")
+    spec = check_table("design", data["design"], DESIGN_KEYS, "design.")
     raw = raw_scenario(base.scenario)
     try:
         uncertain = parse_uncertain(raw.get("uncertain", {}), raw, check_bounds=False)
