@@ -197,13 +197,12 @@ class StepRecorder:
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
         row["concentrate_traded"] = sum(conc.traded) - sum(conc.leaked)  # sold by mines (re-sales once)
         # one pass over the plants collects the terms of each plant sum, in plant order (then ``sum``)
-        members, dominant = m.members, m.config.dominant
+        group_of, dominant = m.group_of, m.config.dominant
         capacity = {(stage, g): [] for stage in ("mining", "refining") for g in ("member", "dominant", "other")}
         surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
         online_mining_member = []
         for p in m.mines:
-            code = p.code
-            group = "member" if code in members else "dominant" if code == dominant else "other"  # group_of
+            group = group_of(p.code)
             capacity[("mining", group)].append(p.capacity)
             if group == "member":
                 online_mining_member.append(p.online_capacity)
@@ -211,8 +210,7 @@ class StepRecorder:
         output, online_refining_member, inventory, output_member = [], [], [], []
         dom = None
         for p in m.refiners:
-            code = p.code
-            group = "member" if code in members else "dominant" if code == dominant else "other"
+            group = group_of(p.code)
             output.append(p.output)
             capacity[("refining", group)].append(p.capacity)
             if group == "member":
@@ -220,7 +218,7 @@ class StepRecorder:
                 output_member.append(p.output)
             inventory.append(p.inventory)
             surplus[group] += p.revenue - p.variable_cost_month
-            if dom is None and code == dominant:
+            if dom is None and p.code == dominant:
                 dom = p
         row["refined_output"] = sum(output)
         by = {"bloc": [0.0] * 4, "home": [0.0] * 4, "world": [0.0] * 4}  # demand, consumed, unmet, rationed
