@@ -95,9 +95,7 @@ class ConsumerState(mesa.Agent):
         mk = model.config.market
         self.uses = model.config.end_uses
         self.curves = model.use_curves  # per end use, shared by all consumers
-        # the curves' values at a price, shared by the model's consumers (a segment's consumers see
-        # the same prices): ``_curve_terms``
-        self._memo: dict[tuple[str, float], tuple] = model.__dict__.setdefault("_use_curve_memo", {})
+        self._memo = model.use_curve_memo  # the curves' values at a price, shared: ``_curve_terms``
         self.mean_short_elasticity = sum(u.share * u.elasticity for u in self.uses)
         self.long_run = 1.0  # long-run response of demand (1 = none)
         self.long_min = 1.0  # the lowest it has been (the substitution ratchet)

@@ -101,6 +101,9 @@ class BlocModel(mesa.Model):
             use_curve(u, mk.reference_price, mk.demand_floor_ratio, mk.demand_steps, mk.reservation_spread)
             for u in scenario.end_uses
         ]
+        # the curves' values at a price (per kind), shared by all consumers: a segment's consumers see
+        # the same prices (``ConsumerState._curve_terms``)
+        self.use_curve_memo: dict[tuple[str, float], tuple] = {}
         self.history = {"concentrate": TradeHistory(), "refined": TradeHistory()}
         # value of lost use per end use, $/kg: the top of its switching range x voll_multiple
         self.voll = [
