@@ -160,8 +160,8 @@ class Plant(mesa.Agent):
         """On-line capacity net of what is still ramping up, t/month."""
         if self.status != ACTIVE:
             return 0.0
-        if not self.ramps:
-            return max(0.0, self.capacity - 0)  # (the sum over no ramps is 0)
+        if not self.ramps:  # nothing ramping up: skip the (empty) sum
+            return max(0.0, self.capacity)
         return max(0.0, self.capacity - sum(cap * (1.0 - self.ramp_progress(r)) for r in self.ramps
                                             for cap in (r[1],)))
 
@@ -236,7 +236,7 @@ class Plant(mesa.Agent):
         if closed and cap <= 0 and self.inventory_value <= 0 and self.debt <= 0:
             return  # gone, or not yet built and unfinanced: its books are frozen
         r = self.interest_rate / 12.0
-        fin, flows = self.fin, self.flows
+        fin = self.fin
         if cap <= 0 and closed:
             # greenfield under construction: interest is capitalised (added to debt and to the
             # asset's cost, no cash), repayment starts at first output (project-finance practice)
@@ -244,20 +244,15 @@ class Plant(mesa.Agent):
             self.fixed_assets += r * self.debt
             self.capitalised_interest += r * self.debt
         else:
-            interest = r * (self.debt + max(0.0, -self.cash))
-            flows["interest"] += interest  # ``book``, written out (outflows)
-            self.cash -= interest
+            self.book("interest", r * (self.debt + max(0.0, -self.cash)))
             repay = min(self.debt, self.debt / self.debt_term) if self.debt > 0 else 0.0
             if repay > 0:
-                flows["repayment"] += repay
-                self.cash -= repay
+                self.book("repayment", repay)
                 self.debt -= repay
         self.fixed_assets -= self.fixed_assets / fin.asset_life_months
-        ample = max(self.cash_target, fin.dividend_months * (self.fixed_rate * cap * KG))  # full fixed cost
+        ample = max(self.cash_target, fin.dividend_months * self.fixed_cost_per_month(full=True))
         if self.status == ACTIVE and self.cash > ample and self.net_worth > 0:
-            dividends = fin.payout * (self.cash - ample)
-            flows["dividends"] += dividends
-            self.cash -= dividends
+            self.book("dividends", fin.payout * (self.cash - ample))
 
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
@@ -286,16 +281,10 @@ class Plant(mesa.Agent):
     def settle(self, variable_cost: float) -> None:
         """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
-        # ``book`` four times, written out (signs as in FLOW_SIGNS: +, +, -, -)
-        flows, revenue, subsidy, fixed = self.flows, self.revenue, self.subsidy, self.fixed_cost_per_month()
-        flows["revenue"] += revenue
-        self.cash += revenue
-        flows["subsidy"] += subsidy
-        self.cash += subsidy
-        flows["variable_cost"] += variable_cost
-        self.cash -= variable_cost
-        flows["fixed_cost"] += fixed
-        self.cash -= fixed
+        self.book("revenue", self.revenue)
+        self.book("subsidy", self.subsidy)
+        self.book("variable_cost", variable_cost)
+        self.book("fixed_cost", self.fixed_cost_per_month())
 
     def decide(self) -> None:
         """Finance (interest, repayment, dividends), then exit, mothballing, restart and closure.
