@@ -232,20 +232,6 @@ class _Market:
             heapq.heapify(h)
         self.rung = dict.fromkeys(self.ladder, 0)
 
-    def _deliver(self, j: int, r: int, x: float) -> None:
-        """Tranche j's route r carries ``x`` more; a route that starts carrying opens its re-routings."""
-        old = self.flow[j][r]
-        self.flow[j][r] = old + x
-        if old <= EPS < old + x:
-            ys, ts = self.targets[j], self.adder[j]
-            y0, t0 = ys[r], ts[r]
-            for y, t in zip(ys, ts, strict=True):
-                if y != y0:
-                    h = self.heaps.get((y0, y))
-                    if h is None:
-                        self.heaps[(y0, y)] = h = []
-                    heapq.heappush(h, (t - t0, j))
-
     def _arcs(self) -> list[tuple[int, int, float, int, int]]:
         """The residual arcs between core nodes now: (u, v, cost, kind, ref); kind 0: S -> j -> v,
         kind 1: u -> j -> v (ref j), kind 2: explicit arc (ref e)."""
@@ -289,14 +275,6 @@ class _Market:
                 break
         return dist, pred
 
-    def _top(self, seg: int) -> list[float] | None:
-        rungs = self.ladder[seg]
-        i = self.rung[seg]
-        while i < len(rungs) and rungs[i][1] <= EPS:
-            i += 1
-        self.rung[seg] = i
-        return rungs[i] if i < len(rungs) else None
-
     def run(self, tol: float, tiny: float) -> None:
         """Successive shortest paths: augment along the cheapest S-T path while its cost is <= tol.
 
@@ -312,7 +290,7 @@ class _Market:
             dist, pred = self._search(tiny)
             while True:
                 seg, rung, best = -1, None, INF
-                for u, rungs in ladders:  # each segment's best unfilled bid (``_top``, inlined)
+                for u, rungs in ladders:  # each reachable segment's best unfilled bid (skipping filled rungs)
                     du = dist[u]
                     if du < INF:
                         i = rung_at[u]
@@ -368,7 +346,7 @@ class _Market:
                 r = ys.index(u)
                 fj[r] -= push
                 used_up = used_up or fj[r] <= EPS
-            # ``_deliver(ref, ys.index(v), push)``, inlined
+            # route r of tranche ref carries ``push`` more; a route that starts carrying opens its re-routings
             r = ys.index(v)
             old = fj[r]
             fj[r] = old + push
