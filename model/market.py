@@ -235,10 +235,14 @@ def run_stage(
 
     prices = result.prices
     out = StageOutcome(prices[:3], *([0.0] * 3 for _ in range(6)), clearing=result)
-    money = dict.fromkeys(("paid", "received", "transport", "transship", "levy", "link_rent"), 0.0)
+    # the month's money flows, $ (``StageOutcome.money``)
+    paid = received = transport = transship = levied = link_rent = 0.0
     exports: dict[int, dict[int, float]] = {}
     bloc, dominant = seg.bloc, model.config.dominant
     by_origin = model.bloc_supply_by_origin
+    traded, from_authority, from_members, from_dominant = (
+        out.traded, out.from_authority, out.from_members, out.from_dominant)
+    refined = stage == "refined"
     for j, (q, flows_j) in enumerate(zip(quotes, result.flows, strict=True)):
         a, is_auth, code, member, _ = sellers_of[j]
         row, lev_j = adders[j], levies[j]
@@ -246,9 +250,9 @@ def run_stage(
             if x <= 1e-12:
                 continue
             netback = prices[k] - row[k]
-            money["received"] += x * netback * KG
-            money["levy"] += x * lev_j * KG if k == bloc else 0.0
-            money["transport"] += x * (row[k] - (lev_j if k == bloc else 0.0)) * KG
+            received += x * netback * KG
+            levied += x * lev_j * KG if k == bloc else 0.0
+            transport += x * (row[k] - (lev_j if k == bloc else 0.0)) * KG
             if q.owner is not None:
                 q.owner.on_sold(a, q.tag, x, netback)
                 out.dumped += x
@@ -261,30 +265,30 @@ def run_stage(
                     a.sold_bloc += x
                 if q.tag == COVERED:
                     auth.on_covered_sale(a, x, prices[k])
+                if refined:
+                    by_origin[code] = by_origin.get(code, 0.0) + x
             ex = exports.get(id(a))
             if ex is None:
                 ex = exports[id(a)] = {}
             ex[k] = ex.get(k, 0.0) + x
-            if k == bloc and stage == "refined":
-                by_origin[code] = by_origin.get(code, 0.0) + x
             if k < 3:
-                out.traded[k] += x
+                traded[k] += x
                 if is_auth:
-                    out.from_authority[k] += x
+                    from_authority[k] += x
                 elif member:
-                    out.from_members[k] += x
+                    from_members[k] += x
                 elif code == dominant:
-                    out.from_dominant[k] += x
+                    from_dominant[k] += x
     for link, f in zip(links, result.link_flows, strict=True):
         if f <= 1e-12:
             continue
         out.leaked[link.dst] += f
         out.reexported[link.src] += f
-        out.traded[link.dst] += f  # gross deliveries into dst (what re-sellers bring counts there)
+        traded[link.dst] += f  # gross deliveries into dst (what re-sellers bring counts there)
         lev = levy if link.dst == seg.bloc else 0.0
-        money["transship"] += f * (link.cost - lev) * KG
-        money["levy"] += f * lev * KG
-        money["link_rent"] += f * (prices[link.dst] - prices[link.src] - link.cost) * KG
+        transship += f * (link.cost - lev) * KG
+        levied += f * lev * KG
+        link_rent += f * (prices[link.dst] - prices[link.src] - link.cost) * KG
         if lev > 0:
             auth.collect_levy(lev, f)
     for s in sellers:
@@ -300,24 +304,26 @@ def run_stage(
         if (k, i) in done or (k, i) not in bought:
             continue
         done.add((k, i))
-        money["paid"] += bought[(k, i)] * prices[k] * KG
+        paid += bought[(k, i)] * prices[k] * KG
         total = demand_total[k]
         for c in cs:
             y = bought[(k, i)] * c.reference_demand / total
             if y > 1e-12:
                 c.on_bought(i, y, prices[k])
+    fills = result.fills
     for b, ((k, _, _), idx) in enumerate(groups.items()):
-        filled = result.fills[b]
+        filled = fills[b]
         if filled <= 1e-12:
             continue
-        money["paid"] += filled * prices[k] * KG
+        paid += filled * prices[k] * KG
         total = bids[b].quantity
         for i in idx:
             q = bid_quotes[i][0]
             y = filled * q.quantity / total
             if y > 1e-12:
                 q.agent.on_bought(q.tag, y, prices[k])
-    out.money = money
+    out.money = {"paid": paid, "received": received, "transport": transport, "transship": transship,
+                 "levy": levied, "link_rent": link_rent}
     history.add(out.traded)
     return out
 
