@@ -137,6 +137,7 @@ class BlocCollector(mesa.DataCollector):
         self._names = tuple(columns)
         self._plant_type = plant_type
         self._plant_values = attrgetter(*PLANT_COLUMNS.values())
+        self._plants: list = []
 
     def collect(self, model) -> None:
         row = self._recorder._row
@@ -146,9 +147,17 @@ class BlocCollector(mesa.DataCollector):
         model_vars = self.model_vars
         for name in self._names:
             model_vars[name].append(row[name])
-        plant, values = self._plant_type, self._plant_values
-        records = [(time, a.unique_id, *values(a)) for a in model.agents if isinstance(a, plant)]
-        self._agenttype_records[time] = {plant: records}
+        values = self._plant_values
+        records = [(time, a.unique_id, *values(a)) for a in self._plants_in_order(model)]
+        self._agenttype_records[time] = {self._plant_type: records}
+
+    def _plants_in_order(self, model) -> list:
+        """The model's plants in the order of ``model.agents`` (by ``unique_id``, the order agents were
+        created in), sorted again only when a plant has been added since the last month."""
+        n = len(model.mines) + len(model.refiners)
+        if n != len(self._plants):
+            self._plants = sorted(model.plants, key=attrgetter("unique_id"))
+        return self._plants
 
 
 class StepRecorder:
