@@ -73,6 +73,7 @@ class Plant(mesa.Agent):
     """
 
     stage = ""
+    inventory_cost = 0.0  # $ unsold output at cost (refiners hold inventory, mines none)
 
     def __init__(
         self, model: BlocModel, code: str, role: Role, defaults: Defaults, initial_price: float,
@@ -131,26 +132,19 @@ class Plant(mesa.Agent):
     def tranches(self) -> list[list[float]]:
         """Capacity in cost tranches ``[t/month, cash cost $/kg]``, cheapest first.
 
-        ``capacity`` is their sum, cached: code that changes a tranche in place calls
-        ``_tranches_changed()`` (``add_capacity``, ``_close``); assigning a new list does it.
+        ``capacity`` (installed, t/month: mothballed plants keep it, closed ones lose it) is their
+        sum, kept up to date: code that changes a tranche in place calls ``_tranches_changed()``
+        (``add_capacity``, ``_close``); assigning a new list does it.
         """
         return self._tranches
 
     @tranches.setter
     def tranches(self, value: list[list[float]]) -> None:
         self._tranches = value
-        self._capacity = None
+        self._tranches_changed()
 
     def _tranches_changed(self) -> None:
-        self._capacity = None
-
-    @property
-    def capacity(self) -> float:
-        """Installed capacity, t/month (mothballed plants keep it, closed ones lose it)."""
-        cap = self._capacity
-        if cap is None:
-            cap = self._capacity = sum(q for q, _ in self._tranches)
-        return cap
+        self.capacity = sum(q for q, _ in self._tranches)
 
     @property
     def online_capacity(self) -> float:
@@ -192,13 +186,9 @@ class Plant(mesa.Agent):
         return 0.0
 
     @property
-    def inventory_value(self) -> float:
-        return getattr(self, "inventory_cost", 0.0)
-
-    @property
     def net_worth(self) -> float:
         """Cash + inventory at cost + fixed assets - debt, $."""
-        return self.cash + self.inventory_value + self.fixed_assets - self.debt
+        return self.cash + self.inventory_cost + self.fixed_assets - self.debt
 
     @property
     def credit_line(self) -> float:
@@ -206,7 +196,7 @@ class Plant(mesa.Agent):
         assets as collateral, and state backing, $."""
         base = (self.fin.credit_months * self.fixed_cost_per_month(full=True)
                 if self._credit_line < 0 else self._credit_line)
-        return (base + self.fin.inventory_collateral * self.inventory_value
+        return (base + self.fin.inventory_collateral * self.inventory_cost
                 + self.fin.asset_collateral * self.fixed_assets + self.backing)
 
     # ---------------------------------------------------------------- money
@@ -233,7 +223,7 @@ class Plant(mesa.Agent):
     def _service_and_pay_out(self) -> None:
         """Interest, debt repayment, depreciation, dividends (a month)."""
         closed, cap = self.status == CLOSED, self.capacity
-        if closed and cap <= 0 and self.inventory_value <= 0 and self.debt <= 0:
+        if closed and cap <= 0 and self.inventory_cost <= 0 and self.debt <= 0:
             return  # gone, or not yet built and unfinanced: its books are frozen
         r = self.interest_rate / 12.0
         fin = self.fin
