@@ -240,9 +240,10 @@ class Plant(mesa.Agent):
                 self.book("repayment", repay)
                 self.debt -= repay
         self.fixed_assets -= self.fixed_assets / fin.asset_life_months
-        ample = max(self.cash_target, fin.dividend_months * self.fixed_cost_per_month(full=True))
-        if self.status == ACTIVE and self.cash > ample and self.net_worth > 0:
-            self.book("dividends", fin.payout * (self.cash - ample))
+        if self.status == ACTIVE:
+            ample = max(self.cash_target, fin.dividend_months * self.fixed_cost_per_month(full=True))
+            if self.cash > ample and self.net_worth > 0:
+                self.book("dividends", fin.payout * (self.cash - ample))
 
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
@@ -292,22 +293,22 @@ class Plant(mesa.Agent):
         fin = self.fin
         if self.status == CLOSED:
             return
-        full_fixed = self.fixed_cost_per_month(full=True)
         if self.net_worth < -self.backing and self.capacity > 0:
             self._close()
             return
         expected = self.investment_price()
         if self.status == ACTIVE:
             uneconomic = not self.state_group and expected < self.unit_cost() * (1.0 - fin.exit_band)
-            if self.cash < -self.credit_line or uneconomic:
+            # illiquid: overdrawn beyond the credit line (never negative: cash in hand is liquid)
+            if uneconomic or self.cash < 0.0 and self.cash < -self.credit_line:
                 self.status = MOTHBALLED
                 self.mothballed_months = 0
                 self.exits += 1
-                self.book("mothball_cost", fin.mothball_cost_months * full_fixed)
+                self.book("mothball_cost", fin.mothball_cost_months * self.fixed_cost_per_month(full=True))
                 self.model.record_exit(self)
         elif self.status == MOTHBALLED:
             self.mothballed_months += 1
-            cost = fin.restart_cost_months * full_fixed
+            cost = fin.restart_cost_months * self.fixed_cost_per_month(full=True)
             if (
                 self.mothballed_months >= fin.restart_delay
                 and expected > self.marginal_cost() * (1.0 + fin.entry_band)
