@@ -60,6 +60,8 @@ FLOW_SIGNS: dict[str, int] = {
     "restart_cost": -1,  # one-off, on restarting
     "write_off": 1,  # on closing insolvent: lenders lose the debt and the drawn credit (cash back to 0)
 }
+# a month's flows before any booking: copied at the start of each month, never changed itself
+NO_FLOWS: dict[str, float] = dict.fromkeys(FLOW_SIGNS, 0.0)
 
 
 class Plant(mesa.Agent):
@@ -120,7 +122,7 @@ class Plant(mesa.Agent):
         self.backing = role.backing * share if not firm or firm.backing < 0 else firm.backing
         self._credit_line = -1.0 if not firm else firm.credit_line
         self.cash_target = self.cash  # opening liquidity: the firm's revealed cash target
-        self.flows = dict.fromkeys(FLOW_SIGNS, 0.0)
+        self.flows = NO_FLOWS.copy()
         self.cash_open = self.cash
         self.month_flows = dict(self.flows)  # last completed month's flows (after ``clear_month``)
         self.month_cash_open = self.cash
@@ -374,7 +376,7 @@ class Plant(mesa.Agent):
         """Reset this month's flows (after the recorder has read them)."""
         self.sold = self.revenue = self.subsidy = self.sold_bloc = self.variable_cost_month = 0.0
         self.month_flows, self.month_cash_open = self.flows, self.cash_open
-        self.flows = dict.fromkeys(FLOW_SIGNS, 0.0)
+        self.flows = NO_FLOWS.copy()
         self.cash_open = self.cash
 
 
