@@ -274,6 +274,8 @@ class Plant(mesa.Agent):
     def settle(self, variable_cost: float) -> None:
         """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
+        if self.status == CLOSED and not (self.revenue or self.subsidy or variable_cost):
+            return  # a closed plant that sold and bought nothing has nothing to book (no fixed cost)
         self.book("revenue", self.revenue)
         self.book("subsidy", self.subsidy)
         self.book("variable_cost", variable_cost)
