@@ -135,8 +135,9 @@ class Plant(mesa.Agent):
         """Capacity in cost tranches ``[t/month, cash cost $/kg]``, cheapest first.
 
         ``capacity`` (installed, t/month: mothballed plants keep it, closed ones lose it) is their
-        sum, kept up to date: code that changes a tranche in place calls ``_tranches_changed()``
-        (``add_capacity``, ``_close``); assigning a new list does it.
+        sum, and ``unit_cost()`` their capacity-weighted cost, both kept up to date: code that
+        changes a tranche in place calls ``_tranches_changed()`` (``add_capacity``, ``_close``);
+        assigning a new list does it.
         """
         return self._tranches
 
@@ -146,7 +147,8 @@ class Plant(mesa.Agent):
         self._tranches_changed()
 
     def _tranches_changed(self) -> None:
-        self.capacity = sum(q for q, _ in self._tranches)
+        cap = self.capacity = sum(q for q, _ in self._tranches)
+        self._unit_cost = sum(q * c for q, c in self._tranches) / cap if cap > 0 else self.role.marginal_cost
 
     @property
     def online_capacity(self) -> float:
@@ -171,9 +173,8 @@ class Plant(mesa.Agent):
         return self.code in self.model.authority.members
 
     def unit_cost(self) -> float:
-        """Capacity-weighted cash cost, $/kg."""
-        cap = self.capacity
-        return sum(q * c for q, c in self.tranches) / cap if cap > 0 else self.role.marginal_cost
+        """Capacity-weighted cash cost, $/kg (the role's marginal cost without capacity)."""
+        return self._unit_cost
 
     def marginal_cost(self) -> float:
         """Cash cost of the dearest tranche with capacity, $/kg."""
