@@ -83,6 +83,7 @@ class Plant(mesa.Agent):
     ) -> None:
         super().__init__(model)
         self.code = code
+        self.segment = model.segment_of(code)  # the market segment of its country (fixed for the run)
         self.role = role
         self.defaults = defaults
         fin = model.config.finance
@@ -251,7 +252,7 @@ class Plant(mesa.Agent):
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
         """This month's price of the plant's output in its own segment, $/kg."""
-        return self.model.last_price("concentrate", self.model.segment_of(self.code))
+        return self.model.last_price("concentrate", self.segment)
 
     def netback(self) -> float:
         """What the plant earned per kg sold this month over all segments, $/kg (NaN if it sold nothing)."""
@@ -487,9 +488,9 @@ class RefinerState(Plant):
         if self.inventory <= 1e-9:
             return []
         y = self.model.config.market.refining_yield
-        conc = self.model.concentrate.prices[self.model.segment_of(self.code)]
+        conc = self.model.concentrate.prices[self.segment]
         if conc != conc:
-            conc = self.model.last_price("concentrate", self.model.segment_of(self.code))
+            conc = self.model.last_price("concentrate", self.segment)
         unit = conc / y + self.marginal_cost()
         covered = min(self.inventory, self.model.authority.covered_volume(self)) if self.member else 0.0
         out = []
@@ -508,12 +509,11 @@ class RefinerState(Plant):
 
     def feed_cost(self) -> float:
         """The concentrate in a kg of oxide at its segment's last concentrate price, $/kg."""
-        k = self.model.segment_of(self.code)
-        return self.model.last_price("concentrate", k) / self.model.config.market.refining_yield
+        return self.model.last_price("concentrate", self.segment) / self.model.config.market.refining_yield
 
     def market_price(self) -> float:
         """Processing margin in its segment: oxide price less the concentrate in it, $/kg."""
-        return self.model.last_price("refined", self.model.segment_of(self.code)) - self.feed_cost()
+        return self.model.last_price("refined", self.segment) - self.feed_cost()
 
     def realised_price(self) -> float:
         """Processing margin realised: oxide netback less the concentrate in it, $/kg."""
@@ -528,7 +528,7 @@ class RefinerState(Plant):
         self.settle(self.conc_spend + self.processing_spend)
         d = self.defaults
         self.expected_sales += (self.sold - self.expected_sales) / d.refiner_sales_memory
-        price = self.netback() if self.sold > 1e-9 else self.model.refined.prices[self.model.segment_of(self.code)]
+        price = self.netback() if self.sold > 1e-9 else self.model.refined.prices[self.segment]
         if price == price:
             self.price_expect += (price - self.price_expect) / d.refiner_price_memory
 
