@@ -136,9 +136,9 @@ class Plant(mesa.Agent):
         """Capacity in cost tranches ``[t/month, cash cost $/kg]``, cheapest first.
 
         ``capacity`` (installed, t/month: mothballed plants keep it, closed ones lose it) is their
-        sum, and ``unit_cost()`` their capacity-weighted cost, both kept up to date: code that
-        changes a tranche in place calls ``_tranches_changed()`` (``add_capacity``, ``_close``);
-        assigning a new list does it.
+        sum; it, ``unit_cost()`` and ``marginal_cost()`` are kept up to date: code that changes a
+        tranche in place calls ``_tranches_changed()`` (``add_capacity``, ``_close``); assigning a
+        new list does it.
         """
         return self._tranches
 
@@ -148,8 +148,10 @@ class Plant(mesa.Agent):
         self._tranches_changed()
 
     def _tranches_changed(self) -> None:
-        cap = self.capacity = sum(q for q, _ in self._tranches)
-        self._unit_cost = sum(q * c for q, c in self._tranches) / cap if cap > 0 else self.role.marginal_cost
+        tranches, role = self._tranches, self.role
+        cap = self.capacity = sum(q for q, _ in tranches)
+        self._unit_cost = sum(q * c for q, c in tranches) / cap if cap > 0 else role.marginal_cost
+        self._marginal_cost = max((c for q, c in tranches if q > 1e-9), default=role.marginal_cost)
 
     @property
     def online_capacity(self) -> float:
@@ -178,8 +180,8 @@ class Plant(mesa.Agent):
         return self._unit_cost
 
     def marginal_cost(self) -> float:
-        """Cash cost of the dearest tranche with capacity, $/kg."""
-        return max((c for q, c in self.tranches if q > 1e-9), default=self.role.marginal_cost)
+        """Cash cost of the dearest tranche with capacity, $/kg (the role's without capacity)."""
+        return self._marginal_cost
 
     def fixed_cost_per_month(self, full: bool = False) -> float:
         base = self.fixed_rate * self.capacity * KG
