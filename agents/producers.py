@@ -158,9 +158,12 @@ class Plant(mesa.Agent):
         return self.capacity if self.status == ACTIVE else 0.0
 
     def available_capacity(self) -> float:
-        """On-line capacity net of what is still ramping up, t/month."""
+        """On-line capacity net of what is still ramping up, t/month (ramps that are done are dropped:
+        their capacity is all available, their terms in the sum were 0)."""
         if self.status != ACTIVE:
             return 0.0
+        if self.ramps:
+            self.ramps = [r for r in self.ramps if self.ramp_progress(r) < 1.0]
         if not self.ramps:  # nothing ramping up: skip the (empty) sum
             return max(0.0, self.capacity)
         return max(0.0, self.capacity - sum(cap * (1.0 - self.ramp_progress(r)) for r in self.ramps
@@ -370,13 +373,10 @@ class Plant(mesa.Agent):
             self.mothballed_months = 0
 
     def planned_output(self) -> float:
-        """Output a plant ramping up plans for: design utilisation of its ramped capacity, t/month."""
-        if not self.ramps:
-            return 0.0
-        self.ramps = [r for r in self.ramps if self.ramp_progress(r) < 1.0]
-        if not self.ramps:
-            return 0.0
-        return self.fin.design_utilisation * self.available_capacity()
+        """Output a plant ramping up plans for: design utilisation of its ramped capacity, t/month
+        (0 when nothing is ramping up)."""
+        available = self.available_capacity()  # drops the ramps that are done
+        return self.fin.design_utilisation * available if self.ramps else 0.0
 
     def clear_month(self) -> None:
         """Reset this month's flows (after the recorder has read them)."""
