@@ -310,8 +310,9 @@ class Plant(mesa.Agent):
         expected = self.investment_price()
         if self.status == ACTIVE:
             uneconomic = not self.state_group and expected < self.unit_cost() * (1.0 - fin.exit_band)
-            # illiquid: overdrawn beyond the credit line (never negative: cash in hand is liquid)
-            if uneconomic or self.cash < 0.0 and self.cash < -self.credit_line:
+            # illiquid: overdrawn beyond its credit line (a credit line is never negative, so a plant
+            # with cash in hand is liquid)
+            if uneconomic or (self.cash < 0.0 and self.cash < -self.credit_line):
                 self.status = MOTHBALLED
                 self.mothballed_months = 0
                 self.exits += 1
