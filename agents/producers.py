@@ -60,6 +60,8 @@ FLOW_SIGNS: dict[str, int] = {
     "restart_cost": -1,  # one-off, on restarting
     "write_off": 1,  # on closing insolvent: lenders lose the debt and the drawn credit (cash back to 0)
 }
+# a month's flows before any booking: copied at the start of each month, never changed itself
+NO_FLOWS: dict[str, float] = dict.fromkeys(FLOW_SIGNS, 0.0)
 
 
 class Plant(mesa.Agent):
@@ -73,6 +75,7 @@ class Plant(mesa.Agent):
     """
 
     stage = ""
+    inventory_cost = 0.0  # $ unsold output at cost (refiners hold inventory, mines none)
 
     def __init__(
         self, model: BlocModel, code: str, role: Role, defaults: Defaults, initial_price: float,
@@ -80,6 +83,7 @@ class Plant(mesa.Agent):
     ) -> None:
         super().__init__(model)
         self.code = code
+        self.segment = model.segment_of(code)  # the market segment of its country (fixed for the run)
         self.role = role
         self.defaults = defaults
         fin = model.config.finance
@@ -119,7 +123,7 @@ class Plant(mesa.Agent):
         self.backing = role.backing * share if not firm or firm.backing < 0 else firm.backing
         self._credit_line = -1.0 if not firm else firm.credit_line
         self.cash_target = self.cash  # opening liquidity: the firm's revealed cash target
-        self.flows = dict.fromkeys(FLOW_SIGNS, 0.0)
+        self.flows = NO_FLOWS.copy()
         self.cash_open = self.cash
         self.month_flows = dict(self.flows)  # last completed month's flows (after ``clear_month``)
         self.month_cash_open = self.cash
@@ -131,35 +135,35 @@ class Plant(mesa.Agent):
     def tranches(self) -> list[list[float]]:
         """Capacity in cost tranches ``[t/month, cash cost $/kg]``, cheapest first.
 
-        ``capacity`` is their sum, cached: code that changes a tranche in place calls
-        ``_tranches_changed()`` (``add_capacity``, ``_close``); assigning a new list does it.
+        ``capacity`` (installed, t/month: mothballed plants keep it, closed ones lose it) is their
+        sum; it, ``unit_cost()`` and ``marginal_cost()`` are kept up to date: code that changes a
+        tranche in place calls ``_tranches_changed()`` (``add_capacity``, ``_close``); assigning a
+        new list does it.
         """
         return self._tranches
 
     @tranches.setter
     def tranches(self, value: list[list[float]]) -> None:
         self._tranches = value
-        self._capacity = None
+        self._tranches_changed()
 
     def _tranches_changed(self) -> None:
-        self._capacity = None
-
-    @property
-    def capacity(self) -> float:
-        """Installed capacity, t/month (mothballed plants keep it, closed ones lose it)."""
-        cap = self._capacity
-        if cap is None:
-            cap = self._capacity = sum(q for q, _ in self._tranches)
-        return cap
+        tranches, role = self._tranches, self.role
+        cap = self.capacity = sum(q for q, _ in tranches)
+        self._unit_cost = sum(q * c for q, c in tranches) / cap if cap > 0 else role.marginal_cost
+        self._marginal_cost = max((c for q, c in tranches if q > 1e-9), default=role.marginal_cost)
 
     @property
     def online_capacity(self) -> float:
         return self.capacity if self.status == ACTIVE else 0.0
 
     def available_capacity(self) -> float:
-        """On-line capacity net of what is still ramping up, t/month."""
+        """On-line capacity net of what is still ramping up, t/month (ramps that are done are dropped:
+        their capacity is all available, their terms in the sum were 0)."""
         if self.status != ACTIVE:
             return 0.0
+        if self.ramps:
+            self.ramps = [r for r in self.ramps if self.ramp_progress(r) < 1.0]
         if not self.ramps:  # nothing ramping up: skip the (empty) sum
             return max(0.0, self.capacity)
         return max(0.0, self.capacity - sum(cap * (1.0 - self.ramp_progress(r)) for r in self.ramps
@@ -175,13 +179,12 @@ class Plant(mesa.Agent):
         return self.code in self.model.authority.members
 
     def unit_cost(self) -> float:
-        """Capacity-weighted cash cost, $/kg."""
-        cap = self.capacity
-        return sum(q * c for q, c in self.tranches) / cap if cap > 0 else self.role.marginal_cost
+        """Capacity-weighted cash cost, $/kg (the role's marginal cost without capacity)."""
+        return self._unit_cost
 
     def marginal_cost(self) -> float:
-        """Cash cost of the dearest tranche with capacity, $/kg."""
-        return max((c for q, c in self.tranches if q > 1e-9), default=self.role.marginal_cost)
+        """Cash cost of the dearest tranche with capacity, $/kg (the role's without capacity)."""
+        return self._marginal_cost
 
     def fixed_cost_per_month(self, full: bool = False) -> float:
         base = self.fixed_rate * self.capacity * KG
@@ -192,13 +195,9 @@ class Plant(mesa.Agent):
         return 0.0
 
     @property
-    def inventory_value(self) -> float:
-        return getattr(self, "inventory_cost", 0.0)
-
-    @property
     def net_worth(self) -> float:
         """Cash + inventory at cost + fixed assets - debt, $."""
-        return self.cash + self.inventory_value + self.fixed_assets - self.debt
+        return self.cash + self.inventory_cost + self.fixed_assets - self.debt
 
     @property
     def credit_line(self) -> float:
@@ -206,7 +205,7 @@ class Plant(mesa.Agent):
         assets as collateral, and state backing, $."""
         base = (self.fin.credit_months * self.fixed_cost_per_month(full=True)
                 if self._credit_line < 0 else self._credit_line)
-        return (base + self.fin.inventory_collateral * self.inventory_value
+        return (base + self.fin.inventory_collateral * self.inventory_cost
                 + self.fin.asset_collateral * self.fixed_assets + self.backing)
 
     # ---------------------------------------------------------------- money
@@ -233,7 +232,7 @@ class Plant(mesa.Agent):
     def _service_and_pay_out(self) -> None:
         """Interest, debt repayment, depreciation, dividends (a month)."""
         closed, cap = self.status == CLOSED, self.capacity
-        if closed and cap <= 0 and self.inventory_value <= 0 and self.debt <= 0:
+        if closed and cap <= 0 and self.inventory_cost <= 0 and self.debt <= 0:
             return  # gone, or not yet built and unfinanced: its books are frozen
         r = self.interest_rate / 12.0
         fin = self.fin
@@ -250,14 +249,15 @@ class Plant(mesa.Agent):
                 self.book("repayment", repay)
                 self.debt -= repay
         self.fixed_assets -= self.fixed_assets / fin.asset_life_months
-        ample = max(self.cash_target, fin.dividend_months * self.fixed_cost_per_month(full=True))
-        if self.status == ACTIVE and self.cash > ample and self.net_worth > 0:
-            self.book("dividends", fin.payout * (self.cash - ample))
+        if self.status == ACTIVE:
+            ample = max(self.cash_target, fin.dividend_months * self.fixed_cost_per_month(full=True))
+            if self.cash > ample and self.net_worth > 0:
+                self.book("dividends", fin.payout * (self.cash - ample))
 
     # ------------------------------------------------------------ decisions
     def market_price(self) -> float:
         """This month's price of the plant's output in its own segment, $/kg."""
-        return self.model.last_price("concentrate", self.model.segment_of(self.code))
+        return self.model.last_price("concentrate", self.segment)
 
     def netback(self) -> float:
         """What the plant earned per kg sold this month over all segments, $/kg (NaN if it sold nothing)."""
@@ -281,6 +281,8 @@ class Plant(mesa.Agent):
     def settle(self, variable_cost: float) -> None:
         """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
+        if self.status == CLOSED and not (self.revenue or self.subsidy or variable_cost):
+            return  # a closed plant that sold and bought nothing has nothing to book (no fixed cost)
         self.book("revenue", self.revenue)
         self.book("subsidy", self.subsidy)
         self.book("variable_cost", variable_cost)
@@ -302,22 +304,23 @@ class Plant(mesa.Agent):
         fin = self.fin
         if self.status == CLOSED:
             return
-        full_fixed = self.fixed_cost_per_month(full=True)
         if self.net_worth < -self.backing and self.capacity > 0:
             self._close()
             return
         expected = self.investment_price()
         if self.status == ACTIVE:
             uneconomic = not self.state_group and expected < self.unit_cost() * (1.0 - fin.exit_band)
-            if self.cash < -self.credit_line or uneconomic:
+            # illiquid: overdrawn beyond its credit line (a credit line is never negative, so a plant
+            # with cash in hand is liquid)
+            if uneconomic or (self.cash < 0.0 and self.cash < -self.credit_line):
                 self.status = MOTHBALLED
                 self.mothballed_months = 0
                 self.exits += 1
-                self.book("mothball_cost", fin.mothball_cost_months * full_fixed)
+                self.book("mothball_cost", fin.mothball_cost_months * self.fixed_cost_per_month(full=True))
                 self.model.record_exit(self)
         elif self.status == MOTHBALLED:
             self.mothballed_months += 1
-            cost = fin.restart_cost_months * full_fixed
+            cost = fin.restart_cost_months * self.fixed_cost_per_month(full=True)
             if (
                 self.mothballed_months >= fin.restart_delay
                 and expected > self.marginal_cost() * (1.0 + fin.entry_band)
@@ -371,19 +374,16 @@ class Plant(mesa.Agent):
             self.mothballed_months = 0
 
     def planned_output(self) -> float:
-        """Output a plant ramping up plans for: design utilisation of its ramped capacity, t/month."""
-        if not self.ramps:
-            return 0.0
-        self.ramps = [r for r in self.ramps if self.ramp_progress(r) < 1.0]
-        if not self.ramps:
-            return 0.0
-        return self.fin.design_utilisation * self.available_capacity()
+        """Output a plant ramping up plans for: design utilisation of its ramped capacity, t/month
+        (0 when nothing is ramping up)."""
+        available = self.available_capacity()  # drops the ramps that are done
+        return self.fin.design_utilisation * available if self.ramps else 0.0
 
     def clear_month(self) -> None:
         """Reset this month's flows (after the recorder has read them)."""
         self.sold = self.revenue = self.subsidy = self.sold_bloc = self.variable_cost_month = 0.0
         self.month_flows, self.month_cash_open = self.flows, self.cash_open
-        self.flows = dict.fromkeys(FLOW_SIGNS, 0.0)
+        self.flows = NO_FLOWS.copy()
         self.cash_open = self.cash
 
 
@@ -491,9 +491,9 @@ class RefinerState(Plant):
         if self.inventory <= 1e-9:
             return []
         y = self.model.config.market.refining_yield
-        conc = self.model.concentrate.prices[self.model.segment_of(self.code)]
+        conc = self.model.concentrate.prices[self.segment]
         if conc != conc:
-            conc = self.model.last_price("concentrate", self.model.segment_of(self.code))
+            conc = self.model.last_price("concentrate", self.segment)
         unit = conc / y + self.marginal_cost()
         covered = min(self.inventory, self.model.authority.covered_volume(self)) if self.member else 0.0
         out = []
@@ -512,12 +512,11 @@ class RefinerState(Plant):
 
     def feed_cost(self) -> float:
         """The concentrate in a kg of oxide at its segment's last concentrate price, $/kg."""
-        k = self.model.segment_of(self.code)
-        return self.model.last_price("concentrate", k) / self.model.config.market.refining_yield
+        return self.model.last_price("concentrate", self.segment) / self.model.config.market.refining_yield
 
     def market_price(self) -> float:
         """Processing margin in its segment: oxide price less the concentrate in it, $/kg."""
-        return self.model.last_price("refined", self.model.segment_of(self.code)) - self.feed_cost()
+        return self.model.last_price("refined", self.segment) - self.feed_cost()
 
     def realised_price(self) -> float:
         """Processing margin realised: oxide netback less the concentrate in it, $/kg."""
@@ -532,7 +531,7 @@ class RefinerState(Plant):
         self.settle(self.conc_spend + self.processing_spend)
         d = self.defaults
         self.expected_sales += (self.sold - self.expected_sales) / d.refiner_sales_memory
-        price = self.netback() if self.sold > 1e-9 else self.model.refined.prices[self.model.segment_of(self.code)]
+        price = self.netback() if self.sold > 1e-9 else self.model.refined.prices[self.segment]
         if price == price:
             self.price_expect += (price - self.price_expect) / d.refiner_price_memory
 
