@@ -687,14 +687,17 @@ def _demand_set(pieces: Sequence[tuple[float, float, float]], q: float) -> tuple
     low = [0.0] * m
     high = [0.0] * m
     c, slope, below = graded_total, 0.0, 0.0  # graded demand at x, its slope after x, vertical below x
+    prev = xs[0]
     for i, x in enumerate(xs):
-        if i:
-            c = max(0.0, c + slope * (x - xs[i - 1]))
+        c += slope * (x - prev)
+        if not c > 0.0:  # c = max(0.0, c) without the call (also at x_0, where c >= 0 and slope is 0)
+            c = 0.0
+        prev = x
         slope += slope_change[i]
-        ge = vertical_total - below
-        high[i] = c + ge
-        low[i] = c + ge - vertical_at[i]
-        below += vertical_at[i]
+        at = vertical_at[i]
+        high[i] = h = c + (vertical_total - below)
+        low[i] = h - at
+        below += at
     tol = 1e-9 * max(1.0, q)
     q_up, q_down = q + tol, q - tol
     # a: first point (from the left) where D reaches q
