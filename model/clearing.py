@@ -421,6 +421,7 @@ def clear(
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     top = [-INF] * K  # each segment's highest bid top (upper, or price)
     graded: set[int] = set()  # segments with graded bids
+    pieces: list[list[tuple[float, float, float]]] = [[] for _ in range(K)]  # demand curves: (price, upper, qty)
     for b, bid in enumerate(bids):
         q, v, k = bid.quantity, bid.price, bid.segment
         if q > EPS and v >= 0.0:
@@ -434,6 +435,7 @@ def clear(
                 group[0] += q
                 group[1].append(b)
             u = bid.upper
+            pieces[k].append((v, v if u is None else u, q))
             if u is not None and u > v:
                 graded.add(k)
                 v = u
@@ -515,7 +517,7 @@ def clear(
     for seg, rungs in net.ladder.items():
         filled[seg - 2] = sum(rung[2] for rung in rungs)
     arcs = net.contract()
-    prices, price_lo, price_hi = _prices(K, bids, graded, top, filled, arcs, n_core, links, link_flows, scale)
+    prices, price_lo, price_hi = _prices(K, pieces, graded, top, filled, arcs, n_core, links, link_flows, scale)
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
@@ -575,7 +577,7 @@ def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) 
 
 def _prices(
     K: int,
-    bids: Sequence[Bid],
+    pieces: Sequence[Sequence[tuple[float, float, float]]],
     graded: set[int],
     top: Sequence[float],
     filled: Sequence[float],
@@ -587,7 +589,8 @@ def _prices(
 ) -> tuple[list[float], list[float], list[float]]:
     """Segment prices by the rule in the module docstring, and the LP's price interval.
 
-    ``top[k]``: k's highest bid top (``-inf``: no bids); ``filled[k]``: quantity bought in k.
+    ``pieces[k]``: k's bids as ``(price, upper or price, quantity)``; ``top[k]``: k's highest bid top
+    (``-inf``: no bids); ``filled[k]``: quantity bought in k.
     """
     S, T = 0, 1
     origin = {S: 0.0, T: 0.0}
@@ -598,7 +601,6 @@ def _prices(
     has_bids = [t > -INF for t in top]
     prices = [math.nan] * K
     traded = [has_bids[k] and filled[k] > EPS for k in range(K)]
-    pieces: dict[int, list[tuple[float, float, float]]] | None = None  # (v, u, quantity) per graded segment
     for k in range(K):
         if not traded[k]:
             continue
@@ -610,12 +612,6 @@ def _prices(
         rest = {uv: c for uv, c in arcs.items() if uv not in own}
         hi_s = _bellman_ford(n_core, rest, origin, True)[2 + k]
         lo_s = -_bellman_ford(n_core, rest, origin, False)[2 + k]
-        if pieces is None:  # the demand curves of the segments priced here, in one pass over the bids
-            pieces = {g: [] for g in range(K) if traded[g] and (g in graded or not _MIDPOINT_SHORTCUT)}
-            for bid in bids:
-                if bid.segment in pieces and bid.quantity > EPS and bid.price >= 0.0:
-                    u = bid.price if bid.upper is None else bid.upper
-                    pieces[bid.segment].append((bid.price, u, bid.quantity))
         a, b = _demand_set(pieces[k], filled[k])
         low, high = max(a, lo_s), min(b, hi_s)
         if low <= high:
