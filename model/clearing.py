@@ -309,57 +309,62 @@ class _Market:
 
     def _augment(self, seg: int, rung: list[float], pred) -> bool:
         """Push the most the path to ``seg`` and its bid take; True if an arc other than the bid is used up."""
+        spare, flow, eres, targets = self.spare, self.flow, self.eres, self.targets
         path = []
         v = seg
         push = rung[1]
-        spare, flow, eres = self.spare, self.flow, self.eres
-        while v != 0:
+        while v:  # back from seg to S
             if len(path) > self.n:
                 raise RuntimeError("clearing: a cycle in the shortest-path tree (numerical trouble)")
             u, kind, ref = pred[v]
             if kind == 0:
                 cap = spare[ref]
             elif kind == 1:
-                cap = flow[ref][self.targets[ref].index(u)]
+                cap = flow[ref][targets[ref].index(u)]
             else:
                 cap = eres[ref]
-            push = min(push, cap)
+            if cap < push:  # push = min(push, cap)
+                push = cap
             path.append((u, v, kind, ref))
             v = u
         rung[1] -= push
         rung[2] += push
         used_up = False
-        targets, heaps = self.targets, self.heaps
         for u, v, kind, ref in path:
             if kind == 2:
                 eres[ref] -= push
                 eres[ref ^ 1] += push
-                used_up = used_up or eres[ref] <= EPS
+                if eres[ref] <= EPS:
+                    used_up = True
                 self._open_arcs = None
                 continue
             ys = targets[ref]
             fj = flow[ref]
             if kind == 0:
-                spare[ref] -= push
-                used_up = used_up or spare[ref] <= EPS
+                left = spare[ref] = spare[ref] - push
             else:
                 r = ys.index(u)
-                fj[r] -= push
-                used_up = used_up or fj[r] <= EPS
+                left = fj[r] = fj[r] - push
+            if left <= EPS:
+                used_up = True
             # route r of tranche ref carries ``push`` more; a route that starts carrying opens its re-routings
             r = ys.index(v)
             old = fj[r]
             fj[r] = old + push
             if old <= EPS < old + push:
-                ts = self.adder[ref]
-                t0 = ts[r]
-                for y, t in zip(ys, ts, strict=True):
-                    if y != v:
-                        h = heaps.get((v, y))
-                        if h is None:
-                            heaps[(v, y)] = h = []
-                        heapq.heappush(h, (t - t0, ref))
+                self._open_rerouting(ref, r)
         return used_up
+
+    def _open_rerouting(self, j: int, r: int) -> None:
+        """Route ``r`` of tranche ``j`` starts carrying: its sales there may move to j's other targets."""
+        heaps, ys, ts = self.heaps, self.targets[j], self.adder[j]
+        x, t0 = ys[r], ts[r]
+        for y, t in zip(ys, ts, strict=True):
+            if y != x:
+                h = heaps.get((x, y))
+                if h is None:
+                    heaps[(x, y)] = h = []
+                heapq.heappush(h, (t - t0, j))
 
     def contract(self) -> Arcs:
         """The final residual network between core nodes, cheapest arc per pair (for the prices).
