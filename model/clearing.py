@@ -421,7 +421,8 @@ def clear(
     """
     K = n_segments
     caps = caps or {}
-    _check(K, offers, adders, links)
+    landed = _landed_rows(offers, adders)
+    _check(K, landed, links)
     # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     top = [-INF] * K  # each segment's highest bid top (upper, or price)
@@ -446,7 +447,7 @@ def clear(
                 v = u
             if v > top[k]:
                 top[k] = v
-    scale = max(_price_scale(offers, adders, links), *top)
+    scale = max(_price_scale(offers, landed, links), *top)
     cap_nodes: dict[tuple[str, int], int] = {}
     n_core = 2 + K
     for key, c in caps.items():
@@ -526,13 +527,25 @@ def clear(
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
-def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> None:
+def _landed_rows(
+    offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None
+) -> list[tuple[int, float, Sequence[float]]]:
+    """``(j, ask, adder row)`` for each distinct pair of an ask and a row, ``j`` its first offer (none without
+    adders). Rows are told apart by identity: the market passes one row object per kind of offer."""
+    if adders is None:
+        return []
+    first: dict[tuple[float, int], int] = {}
+    for j, (off, row) in enumerate(zip(offers, adders, strict=False)):
+        first.setdefault((off.ask, id(row)), j)
+    return [(j, offers[j].ask, adders[j]) for j in first.values()]
+
+
+def _check(K: int, landed: Sequence[tuple[int, float, Sequence[float]]], links: Sequence[Link]) -> None:
     """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments."""
-    if adders is not None:
-        for j, off in enumerate(offers):
-            for k, t in enumerate(adders[j]):
-                if t < 0 and not off.ask + t >= 0:
-                    raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
+    for j, ask, row in landed:
+        for k, t in enumerate(row):
+            if t < 0 and not ask + t >= 0:
+                raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
     for link in links:
         if not (0 <= link.src < K and 0 <= link.dst < K and link.src != link.dst):
             raise ValueError(f"link {link.src}->{link.dst}: needs two different segments in 0..{K - 1}")
@@ -540,22 +553,23 @@ def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | 
             raise ValueError(f"link {link.src}->{link.dst}: cost must be finite and >= 0, capacity >= 0")
 
 
-def _price_scale(offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> float:
+def _price_scale(
+    offers: Sequence[Offer], landed: Sequence[tuple[int, float, Sequence[float]]], links: Sequence[Link]
+) -> float:
     """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance."""
     scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
-    if adders is not None:
-        for off, row in zip(offers, adders, strict=False):
-            # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
-            ask, top = off.ask, None
-            for t in row:
-                if t != INF:
-                    v = abs(ask + t)
-                    if top is None or v > top:
-                        top = v
-            if top is None:
-                top = 0.0
-            if top > scale:
-                scale = top
+    for _, ask, row in landed:
+        # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
+        top = None
+        for t in row:
+            if t != INF:
+                v = abs(ask + t)
+                if top is None or v > top:
+                    top = v
+        if top is None:
+            top = 0.0
+        if top > scale:
+            scale = top
     return scale
 
 
