@@ -167,6 +167,7 @@ class Clearing:
 
 
 Arcs = dict[tuple[int, int], float]  # (u, v) -> cheapest residual cost between core nodes
+Landed = tuple[float, tuple[float, ...]]  # an offer's ask and its landed-cost adders per segment
 
 
 class _Market:
@@ -421,8 +422,11 @@ def clear(
     """
     K = n_segments
     caps = caps or {}
-    landed = _landed_rows(offers, adders)
-    _check(K, landed, links)
+    zero = (0.0,) * K
+    rows = [tuple(row) for row in adders] if adders is not None else [zero] * len(offers)
+    pairs = list(zip([off.ask for off in offers], rows, strict=False))  # (ask, landed-cost adders) per offer
+    landed = list(dict.fromkeys(pairs))  # each distinct pair once, in order of first appearance
+    _check(K, pairs, landed, links)
     # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     top = [-INF] * K  # each segment's highest bid top (upper, or price)
@@ -447,7 +451,7 @@ def clear(
                 v = u
             if v > top[k]:
                 top[k] = v
-    scale = max(_price_scale(offers, landed, links), *top)
+    scale = max(_price_scale(landed, links), *top)
     cap_nodes: dict[tuple[str, int], int] = {}
     n_core = 2 + K
     for key, c in caps.items():
@@ -460,11 +464,10 @@ def clear(
     # sellers keep their own tranches.
     capped = {seller for seller, _ in caps}
     offer_groups: dict[object, list] = {}  # key -> [total quantity, offer indices, adder row]
-    zero = (0.0,) * K
     for j, off in enumerate(offers):
         if off.quantity <= EPS:
             continue
-        row = tuple(adders[j]) if adders is not None else zero
+        row = rows[j]
         key = ("own", j) if off.seller in capped else (off.ask, row)
         group = offer_groups.get(key)
         if group is None:
@@ -527,24 +530,15 @@ def clear(
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
-def _landed_rows(
-    offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None
-) -> list[tuple[int, float, Sequence[float]]]:
-    """``(j, ask, adder row)`` for each distinct pair of an ask and a row, ``j`` its first offer (none without
-    adders). Rows are told apart by identity: the market passes one row object per kind of offer."""
-    if adders is None:
-        return []
-    first: dict[tuple[float, int], int] = {}
-    for j, (off, row) in enumerate(zip(offers, adders, strict=False)):
-        first.setdefault((off.ask, id(row)), j)
-    return [(j, offers[j].ask, adders[j]) for j in first.values()]
+def _check(K: int, pairs: Sequence[Landed], landed: Sequence[Landed], links: Sequence[Link]) -> None:
+    """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments.
 
-
-def _check(K: int, landed: Sequence[tuple[int, float, Sequence[float]]], links: Sequence[Link]) -> None:
-    """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments."""
-    for j, ask, row in landed:
+    ``pairs``: (ask, adders) per offer; ``landed``: the distinct ones, in order of first appearance.
+    """
+    for ask, row in landed:
         for k, t in enumerate(row):
             if t < 0 and not ask + t >= 0:
+                j = pairs.index((ask, row))
                 raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
     for link in links:
         if not (0 <= link.src < K and 0 <= link.dst < K and link.src != link.dst):
@@ -553,12 +547,13 @@ def _check(K: int, landed: Sequence[tuple[int, float, Sequence[float]]], links: 
             raise ValueError(f"link {link.src}->{link.dst}: cost must be finite and >= 0, capacity >= 0")
 
 
-def _price_scale(
-    offers: Sequence[Offer], landed: Sequence[tuple[int, float, Sequence[float]]], links: Sequence[Link]
-) -> float:
-    """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance."""
-    scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
-    for _, ask, row in landed:
+def _price_scale(landed: Sequence[Landed], links: Sequence[Link]) -> float:
+    """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance.
+
+    ``landed``: the distinct (ask, adders) pairs of the offers.
+    """
+    scale = max([1.0] + [abs(ask) for ask, _ in landed] + [link.cost for link in links])
+    for ask, row in landed:
         # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
         top = None
         for t in row:
