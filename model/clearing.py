@@ -425,7 +425,9 @@ def clear(
     zero = (0.0,) * K
     rows = [tuple(row) for row in adders] if adders is not None else [zero] * len(offers)
     pairs = list(zip([off.ask for off in offers], rows, strict=False))  # (ask, landed-cost adders) per offer
-    landed = list(dict.fromkeys(pairs))  # each distinct pair once, in order of first appearance
+    numbers: dict[Landed, int] = {}  # each distinct pair, numbered in order of first appearance
+    number_of = [numbers.setdefault(pair, len(numbers)) for pair in pairs]
+    landed = list(numbers)
     _check(K, pairs, landed, links)
     # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
@@ -468,7 +470,7 @@ def clear(
         if off.quantity <= EPS:
             continue
         row = rows[j]
-        key = ("own", j) if off.seller in capped else (off.ask, row)
+        key = ("own", j) if off.seller in capped else number_of[j]  # the number of (ask, row)
         group = offer_groups.get(key)
         if group is None:
             offer_groups[key] = [off.quantity, [j], row]
