@@ -167,6 +167,7 @@ class Clearing:
 
 
 Arcs = dict[tuple[int, int], float]  # (u, v) -> cheapest residual cost between core nodes
+Landed = tuple[float, tuple[float, ...]]  # an offer's ask and its landed-cost adders per segment
 
 
 class _Market:
@@ -309,57 +310,62 @@ class _Market:
 
     def _augment(self, seg: int, rung: list[float], pred) -> bool:
         """Push the most the path to ``seg`` and its bid take; True if an arc other than the bid is used up."""
+        spare, flow, eres, targets = self.spare, self.flow, self.eres, self.targets
         path = []
         v = seg
         push = rung[1]
-        spare, flow, eres = self.spare, self.flow, self.eres
-        while v != 0:
+        while v:  # back from seg to S
             if len(path) > self.n:
                 raise RuntimeError("clearing: a cycle in the shortest-path tree (numerical trouble)")
             u, kind, ref = pred[v]
             if kind == 0:
                 cap = spare[ref]
             elif kind == 1:
-                cap = flow[ref][self.targets[ref].index(u)]
+                cap = flow[ref][targets[ref].index(u)]
             else:
                 cap = eres[ref]
-            push = min(push, cap)
+            if cap < push:  # push = min(push, cap)
+                push = cap
             path.append((u, v, kind, ref))
             v = u
         rung[1] -= push
         rung[2] += push
         used_up = False
-        targets, heaps = self.targets, self.heaps
         for u, v, kind, ref in path:
             if kind == 2:
                 eres[ref] -= push
                 eres[ref ^ 1] += push
-                used_up = used_up or eres[ref] <= EPS
+                if eres[ref] <= EPS:
+                    used_up = True
                 self._open_arcs = None
                 continue
             ys = targets[ref]
             fj = flow[ref]
             if kind == 0:
-                spare[ref] -= push
-                used_up = used_up or spare[ref] <= EPS
+                left = spare[ref] = spare[ref] - push
             else:
                 r = ys.index(u)
-                fj[r] -= push
-                used_up = used_up or fj[r] <= EPS
+                left = fj[r] = fj[r] - push
+            if left <= EPS:
+                used_up = True
             # route r of tranche ref carries ``push`` more; a route that starts carrying opens its re-routings
             r = ys.index(v)
             old = fj[r]
             fj[r] = old + push
             if old <= EPS < old + push:
-                ts = self.adder[ref]
-                t0 = ts[r]
-                for y, t in zip(ys, ts, strict=True):
-                    if y != v:
-                        h = heaps.get((v, y))
-                        if h is None:
-                            heaps[(v, y)] = h = []
-                        heapq.heappush(h, (t - t0, ref))
+                self._open_rerouting(ref, r)
         return used_up
+
+    def _open_rerouting(self, j: int, r: int) -> None:
+        """Route ``r`` of tranche ``j`` starts carrying: its sales there may move to j's other targets."""
+        heaps, ys, ts = self.heaps, self.targets[j], self.adder[j]
+        x, t0 = ys[r], ts[r]
+        for y, t in zip(ys, ts, strict=True):
+            if y != x:
+                h = heaps.get((x, y))
+                if h is None:
+                    heaps[(x, y)] = h = []
+                heapq.heappush(h, (t - t0, j))
 
     def contract(self) -> Arcs:
         """The final residual network between core nodes, cheapest arc per pair (for the prices).
@@ -416,11 +422,18 @@ def clear(
     """
     K = n_segments
     caps = caps or {}
-    _check(K, offers, adders, links)
+    zero = (0.0,) * K
+    rows = [tuple(row) for row in adders] if adders is not None else [zero] * len(offers)
+    pairs = list(zip([off.ask for off in offers], rows, strict=False))  # (ask, landed-cost adders) per offer
+    numbers: dict[Landed, int] = {}  # each distinct pair, numbered in order of first appearance
+    number_of = [numbers.setdefault(pair, len(numbers)) for pair in pairs]
+    landed = list(numbers)
+    _check(K, pairs, landed, links)
     # Merge bids of equal (segment, price): one rung each, fills pro rata.
     groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
     top = [-INF] * K  # each segment's highest bid top (upper, or price)
     graded: set[int] = set()  # segments with graded bids
+    pieces: list[list[tuple[float, float, float]]] = [[] for _ in range(K)]  # demand curves: (price, upper, qty)
     for b, bid in enumerate(bids):
         q, v, k = bid.quantity, bid.price, bid.segment
         if q > EPS and v >= 0.0:
@@ -434,12 +447,13 @@ def clear(
                 group[0] += q
                 group[1].append(b)
             u = bid.upper
+            pieces[k].append((v, v if u is None else u, q))
             if u is not None and u > v:
                 graded.add(k)
                 v = u
             if v > top[k]:
                 top[k] = v
-    scale = max(_price_scale(offers, adders, links), *top)
+    scale = max(_price_scale(landed, links), *top)
     cap_nodes: dict[tuple[str, int], int] = {}
     n_core = 2 + K
     for key, c in caps.items():
@@ -452,12 +466,11 @@ def clear(
     # sellers keep their own tranches.
     capped = {seller for seller, _ in caps}
     offer_groups: dict[object, list] = {}  # key -> [total quantity, offer indices, adder row]
-    zero = (0.0,) * K
     for j, off in enumerate(offers):
         if off.quantity <= EPS:
             continue
-        row = tuple(adders[j]) if adders is not None else zero
-        key = ("own", j) if off.seller in capped else (off.ask, row)
+        row = rows[j]
+        key = ("own", j) if off.seller in capped else number_of[j]  # the number of (ask, row)
         group = offer_groups.get(key)
         if group is None:
             offer_groups[key] = [off.quantity, [j], row]
@@ -515,17 +528,20 @@ def clear(
     for seg, rungs in net.ladder.items():
         filled[seg - 2] = sum(rung[2] for rung in rungs)
     arcs = net.contract()
-    prices, price_lo, price_hi = _prices(K, bids, graded, top, filled, arcs, n_core, links, link_flows, scale)
+    prices, price_lo, price_hi = _prices(K, pieces, graded, top, filled, arcs, n_core, links, link_flows, scale)
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
 
 
-def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> None:
-    """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments."""
-    if adders is not None:
-        for j, off in enumerate(offers):
-            for k, t in enumerate(adders[j]):
-                if t < 0 and not off.ask + t >= 0:
-                    raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
+def _check(K: int, pairs: Sequence[Landed], landed: Sequence[Landed], links: Sequence[Link]) -> None:
+    """Raise ValueError on a landed cost below zero, or a link that is not a route between two segments.
+
+    ``pairs``: (ask, adders) per offer; ``landed``: the distinct ones, in order of first appearance.
+    """
+    for ask, row in landed:
+        for k, t in enumerate(row):
+            if t < 0 and not ask + t >= 0:
+                j = pairs.index((ask, row))
+                raise ValueError(f"offer {j}: adder {t} into segment {k} makes its landed cost negative")
     for link in links:
         if not (0 <= link.src < K and 0 <= link.dst < K and link.src != link.dst):
             raise ValueError(f"link {link.src}->{link.dst}: needs two different segments in 0..{K - 1}")
@@ -533,22 +549,24 @@ def _check(K: int, offers: Sequence[Offer], adders: Sequence[Sequence[float]] | 
             raise ValueError(f"link {link.src}->{link.dst}: cost must be finite and >= 0, capacity >= 0")
 
 
-def _price_scale(offers: Sequence[Offer], adders: Sequence[Sequence[float]] | None, links: Sequence[Link]) -> float:
-    """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance."""
-    scale = max([1.0] + [abs(off.ask) for off in offers] + [link.cost for link in links])
-    if adders is not None:
-        for off, row in zip(offers, adders, strict=False):
-            # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
-            ask, top = off.ask, None
-            for t in row:
-                if t != INF:
-                    v = abs(ask + t)
-                    if top is None or v > top:
-                        top = v
-            if top is None:
-                top = 0.0
-            if top > scale:
-                scale = top
+def _price_scale(landed: Sequence[Landed], links: Sequence[Link]) -> float:
+    """Largest finite ask, landed cost or link cost (at least 1): with the bids, the scale of the tolerance.
+
+    ``landed``: the distinct (ask, adders) pairs of the offers.
+    """
+    scale = max([1.0] + [abs(ask) for ask, _ in landed] + [link.cost for link in links])
+    for ask, row in landed:
+        # scale = max(scale, max((abs(ask + t) for finite t), default=0.0)), with max()'s comparisons
+        top = None
+        for t in row:
+            if t != INF:
+                v = abs(ask + t)
+                if top is None or v > top:
+                    top = v
+        if top is None:
+            top = 0.0
+        if top > scale:
+            scale = top
     return scale
 
 
@@ -575,7 +593,7 @@ def _bellman_ford(n: int, arcs: Arcs, init: Mapping[int, float], forward: bool) 
 
 def _prices(
     K: int,
-    bids: Sequence[Bid],
+    pieces: Sequence[Sequence[tuple[float, float, float]]],
     graded: set[int],
     top: Sequence[float],
     filled: Sequence[float],
@@ -587,7 +605,8 @@ def _prices(
 ) -> tuple[list[float], list[float], list[float]]:
     """Segment prices by the rule in the module docstring, and the LP's price interval.
 
-    ``top[k]``: k's highest bid top (``-inf``: no bids); ``filled[k]``: quantity bought in k.
+    ``pieces[k]``: k's bids as ``(price, upper or price, quantity)``; ``top[k]``: k's highest bid top
+    (``-inf``: no bids); ``filled[k]``: quantity bought in k.
     """
     S, T = 0, 1
     origin = {S: 0.0, T: 0.0}
@@ -598,7 +617,6 @@ def _prices(
     has_bids = [t > -INF for t in top]
     prices = [math.nan] * K
     traded = [has_bids[k] and filled[k] > EPS for k in range(K)]
-    pieces: dict[int, list[tuple[float, float, float]]] | None = None  # (v, u, quantity) per graded segment
     for k in range(K):
         if not traded[k]:
             continue
@@ -610,12 +628,6 @@ def _prices(
         rest = {uv: c for uv, c in arcs.items() if uv not in own}
         hi_s = _bellman_ford(n_core, rest, origin, True)[2 + k]
         lo_s = -_bellman_ford(n_core, rest, origin, False)[2 + k]
-        if pieces is None:  # the demand curves of the segments priced here, in one pass over the bids
-            pieces = {g: [] for g in range(K) if traded[g] and (g in graded or not _MIDPOINT_SHORTCUT)}
-            for bid in bids:
-                if bid.segment in pieces and bid.quantity > EPS and bid.price >= 0.0:
-                    u = bid.price if bid.upper is None else bid.upper
-                    pieces[bid.segment].append((bid.price, u, bid.quantity))
         a, b = _demand_set(pieces[k], filled[k])
         low, high = max(a, lo_s), min(b, hi_s)
         if low <= high:
@@ -687,14 +699,17 @@ def _demand_set(pieces: Sequence[tuple[float, float, float]], q: float) -> tuple
     low = [0.0] * m
     high = [0.0] * m
     c, slope, below = graded_total, 0.0, 0.0  # graded demand at x, its slope after x, vertical below x
+    prev = xs[0]
     for i, x in enumerate(xs):
-        if i:
-            c = max(0.0, c + slope * (x - xs[i - 1]))
+        c += slope * (x - prev)
+        if not c > 0.0:  # c = max(0.0, c) without the call (also at x_0, where c >= 0 and slope is 0)
+            c = 0.0
+        prev = x
         slope += slope_change[i]
-        ge = vertical_total - below
-        high[i] = c + ge
-        low[i] = c + ge - vertical_at[i]
-        below += vertical_at[i]
+        at = vertical_at[i]
+        high[i] = h = c + (vertical_total - below)
+        low[i] = h - at
+        below += at
     tol = 1e-9 * max(1.0, q)
     q_up, q_down = q + tol, q - tol
     # a: first point (from the left) where D reaches q
