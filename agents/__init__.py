@@ -3,11 +3,10 @@
 from agents.authority import BlocAuthority
 from agents.consumers import ConsumerState
 from agents.producers import ProducerState, RefinerState
-from agents.strategies import Competitive, Dumping, ExportControls, SellerStrategy
+from agents.strategies import Dumping, ExportControls, SellerStrategy
 
 __all__ = [
     "BlocAuthority",
-    "Competitive",
     "ConsumerState",
     "Dumping",
     "ExportControls",

@@ -41,7 +41,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from agents.producers import KG, ProducerState, RefinerState
-from agents.strategies import Competitive
 
 if TYPE_CHECKING:
     from model.model import BlocModel
@@ -331,5 +330,4 @@ class Pipeline:
         plants.append(plant)
         self._plants.setdefault((p.country, p.stage), []).append(plant)
         self._owned.setdefault((p.firm, p.country, p.stage), plant)
-        plant.strategies = [Competitive()]
         return plant

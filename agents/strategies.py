@@ -2,10 +2,11 @@
 
 A plant's competitive offers (cash cost, tranche by tranche) are passed
 through its strategies in turn; each may reshape the offers (``shape``) and
-cap what the seller sends to a segment (``caps``). The dominant supplier uses
-them to act strategically:
+cap what the seller sends to a segment (``caps``). A plant without strategies
+sells competitively: its offers as they are, no caps (``SellerStrategy``'s
+methods, which a strategy overrides). The dominant supplier uses them to act
+strategically:
 
-- ``Competitive``: offers as they are (the default, no caps);
 - ``ExportControls``: caps per foreign segment from scheduled events -- a ban
   caps the target segments at zero, a quota at a share of the seller's average
   exports to each over the 12 months before the quota, a licence regime at
@@ -32,7 +33,7 @@ DUMP_TAG = 99
 
 
 class SellerStrategy:
-    """Base class: leave offers as they are, no caps."""
+    """Base class: leave offers as they are, no caps (what a plant without strategies does)."""
 
     name = "competitive"
 
@@ -50,10 +51,6 @@ class SellerStrategy:
 
     def on_sold(self, plant: Plant, tag: int, quantity: float, price: float) -> None:
         """Called for each sale of a quote this strategy made (``Quote.owner``)."""
-
-
-class Competitive(SellerStrategy):
-    """Sell at cash cost wherever it earns most."""
 
 
 class ExportControls(SellerStrategy):

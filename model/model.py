@@ -32,7 +32,7 @@ from agents.firms import decisions as firm_decisions
 from agents.instruments import INSTRUMENTS, Instrument
 from agents.producers import Plant, ProducerState, RefinerState
 from agents.projects import Pipeline
-from agents.strategies import Competitive, Dumping, ExportControls
+from agents.strategies import Dumping, ExportControls
 from agents.traders import StockTrader
 from model.market import Segments, StageOutcome, TradeHistory, run_stage
 from model.recorder import StepRecorder
@@ -146,8 +146,7 @@ class BlocModel(mesa.Model):
         )
         dumper = None
         for plant in self.plants:
-            plant.strategies = [Competitive()]
-            if plant.code in issuers:
+            if plant.code in issuers:  # a plant without strategies sells competitively
                 plant.strategies.append(controls[(plant.code, plant.stage)])
             if plant.code == scenario.dominant and self.dumping_enabled and isinstance(plant, RefinerState):
                 if dumper is None:
