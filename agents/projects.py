@@ -328,6 +328,7 @@ class Pipeline:
             plant.cash = plant.cash_open = 0.0
         plant.fixed_assets = 0.0
         plants.append(plant)
+        m.join_export_controls(plant)  # a new plant in an issuing country is bound by its controls
         self._plants.setdefault((p.country, p.stage), []).append(plant)
         self._owned.setdefault((p.firm, p.country, p.stage), plant)
         return plant

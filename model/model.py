@@ -136,18 +136,17 @@ class BlocModel(mesa.Model):
         # one ExportControls per issuing country and stage, shared by its plants (the cap is the country's)
         stages = ("concentrate", "refined")
         issuers = {self.issuer_of(e) for e in self.events if e.is_control} | {scenario.dominant}
-        controls = {
+        self.export_controls = {
             (code, stage): ExportControls(tuple(e for e in self.events if e.is_control and self.issuer_of(e) == code))
             for code in issuers
             for stage in stages
         }
         self.dominant_policy = DominantStrategy(
-            self, scenario.dominant_policy, [controls[(scenario.dominant, s)] for s in stages]
+            self, scenario.dominant_policy, [self.export_controls[(scenario.dominant, s)] for s in stages]
         )
         dumper = None
         for plant in self.plants:
-            if plant.code in issuers:  # a plant without strategies sells competitively
-                plant.strategies.append(controls[(plant.code, plant.stage)])
+            self.join_export_controls(plant)
             if plant.code == scenario.dominant and self.dumping_enabled and isinstance(plant, RefinerState):
                 if dumper is None:
                     dumper = Dumping(scenario.dumping, self.dominant_policy)
@@ -187,6 +186,13 @@ class BlocModel(mesa.Model):
         if isinstance(agent, Instrument):
             return self.segments.bloc
         return self._segment[agent.code]
+
+    def join_export_controls(self, plant: Plant) -> None:
+        """Give a plant its country's export controls, if the country issues any (at the start, and for
+        every plant a project adds). A plant without strategies sells competitively."""
+        controls = self.export_controls.get((plant.code, plant.stage))
+        if controls is not None:
+            plant.strategies.append(controls)
 
     def issuer_of(self, event: Event) -> str:
         """The country that imposes an export control (default: the dominant supplier)."""

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from agents.producers import Plant
 from model import BlocModel
 from model.recorder import columns_for
+from model.scenario import load_scenario
 
 
 def run(sc, steps=240, **kw):
@@ -178,3 +179,18 @@ def test_cfd_costs_the_treasury_levy_costs_consumers(sc):
     assert levy["consumer_surplus_bloc_pv"] < none["consumer_surplus_bloc_pv"]  # consumers bear the levy
     assert levy["fiscal_cost"] < 0 and levy["levy_revenue"] > 0  # the levy raises revenue
     assert cfd["member_capacity_retained"] > none["member_capacity_retained"]  # what the treasury buys
+
+
+def test_plants_added_by_projects_join_their_countrys_export_controls():
+    """A country's export controls are one strategy shared by its plants (the quota base is the country's
+    exports): a plant a project adds in an issuing country joins it; elsewhere it sells competitively."""
+    m = BlocModel(load_scenario("cobalt"), seed=1)  # the DRC (CD) issues export controls
+    controls = m.export_controls[("CD", "concentrate")]
+    assert all(p.strategies == [controls] for p in m.mines if p.code == "CD")
+    added = {}
+    for code in ("CD", "AU"):
+        project = next(ps for ps in m.pipeline.projects if ps.spec.country == code and ps.spec.stage == "mining")
+        added[code] = m.pipeline._owner_plant(project)
+        assert added[code] in m.mines and added[code].firm == project.spec.firm
+    assert added["CD"].strategies == [controls]
+    assert added["AU"].strategies == []
