@@ -181,7 +181,7 @@ class BlocModel(mesa.Model):
 
     def home_segment(self, agent) -> int:
         """The segment an agent trades in at home (no transport, no levy)."""
-        if isinstance(agent, StockTrader):
+        if isinstance(agent, Plant | StockTrader):  # they know theirs (fixed for the run)
             return agent.segment
         if isinstance(agent, Instrument):
             return self.segments.bloc
