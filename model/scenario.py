@@ -23,6 +23,7 @@ import numbers
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -181,13 +182,15 @@ class Role:
             raise ScenarioError(f"{where}.tranches", self.tranches, "shares must add up to 1")
         object.__setattr__(self, "tranches", tuple((float(s), float(c)) for s, c in self.tranches))
 
-    @property
+    # computed once (after ``check`` has normalised the tranches): read per plant and project created
+    @cached_property
     def marginal_cost(self) -> float:
         """Cash cost of the dearest tranche, $/kg (also the cost of new capacity)."""
         return max(c for _, c in self.tranches)
 
-    @property
+    @cached_property
     def min_cost(self) -> float:
+        """Cash cost of the cheapest tranche, $/kg."""
         return min(c for _, c in self.tranches)
 
 
