@@ -115,10 +115,10 @@ class Pipeline:
                     self._owned.setdefault((pl.firm, pl.code, stage), pl)
         return self._plants
 
-    def _generic(self, code: str, stage: str, role, n: int) -> ProjectState:
+    def _generic(self, code: str, stage: str, role, n: int, earliest: int = 0) -> ProjectState:
         """A generic expansion of a country role: ``generic_size`` t/month at the role's marginal cash
         and fixed cost, its lead time, and the capex that makes its NPV zero at the role's full cost
-        (the long-run supply curve beyond the named pipeline)."""
+        (the long-run supply curve beyond the named pipeline); decided from month ``earliest`` on."""
         from model.scenario import Project
 
         size = self.fin.generic_size
@@ -134,7 +134,7 @@ class Pipeline:
         capex = ((role.full_cost - role.marginal_cost) * q * ps.a_u - role.fixed_cost * q * ps.a_f) / ps.a_k
         rate = self.fin.capex_mining if stage == "mining" else self.fin.capex_refining
         capex = max(capex, 0.25 * rate * size)
-        ps.spec = dataclasses.replace(spec, capex=capex)
+        ps.spec = dataclasses.replace(spec, capex=capex, earliest=earliest)
         return ps
 
     # ------------------------------------------------------------ appraisal
@@ -297,10 +297,8 @@ class Pipeline:
         building = sum(q.spec.capacity for q in self._building.get(key, ()))
         if installed + building + p.capacity <= role.potential:
             n = self._generic_count[key]
-            nxt = self._generic(p.country, p.stage, role, n + 1)
             # one generic decision per country role per interval: a firm adds a line at a time
-            nxt.spec = dataclasses.replace(nxt.spec, earliest=m.month + self.fin.generic_interval)
-            self._add(nxt)
+            self._add(self._generic(p.country, p.stage, role, n + 1, earliest=m.month + self.fin.generic_interval))
 
     def _owner_plant(self, ps: ProjectState):
         """The owner's plant in the project's country and stage; a new firm's plant if none."""
