@@ -114,6 +114,7 @@ def execute_run(spec: RunSpec) -> tuple[dict[str, Any], pd.DataFrame | None]:
             dumping=spec.dumping,
             member_stockpile_months=spec.member_stockpile_months,
             steps=spec.steps,
+            record_plants=False,  # a sweep keeps per-step model columns only (``keep_series``)
         )
         model.run()
         df = model.datacollector.get_model_vars_dataframe()

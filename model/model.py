@@ -63,6 +63,9 @@ class BlocModel(mesa.Model):
     ``events``: extra events (``Event`` or CLI strings) on top of the scenario's.
     ``dumping``: override the scenario's dumping switch.
     ``member_stockpile_months``: give every member consumer this stockpile target.
+    ``record_plants``: keep one row per plant and month in the DataCollector (its agent-type table) as
+    well as the per-step model table; False keeps the model table only -- what a sweep needs
+    (``mesa.batch_run`` copies every model column into each plant's row: ~200 MB per 240-month run).
     """
 
     def __init__(
@@ -76,9 +79,10 @@ class BlocModel(mesa.Model):
         dumping: bool | None = None,
         member_stockpile_months: float | None = None,
         steps: int | None = None,
+        record_plants: bool = True,
     ) -> None:
         opts = validate_run(  # the one validation layer: a bad option is one ScenarioError naming it
-            scenario, members, floor, instrument, seed, events, dumping, member_stockpile_months, steps
+            scenario, members, floor, instrument, seed, events, dumping, member_stockpile_months, steps, record_plants
         )
         seed = opts["seed"]
         super().__init__(rng=np.random.default_rng(seed))
@@ -158,7 +162,7 @@ class BlocModel(mesa.Model):
             "refining_online": sum(p.online_capacity for p in self.refiners if p.code in self.members),
         }
         self._plant_start = {id(p): p.capacity for p in self.plants}
-        self.recorder = StepRecorder(self)
+        self.recorder = StepRecorder(self, plants=opts["record_plants"])
         self.datacollector = self.recorder.collector  # a mesa.DataCollector
         self.concentrate: StageOutcome | None = None
         self.refined: StageOutcome | None = None

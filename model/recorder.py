@@ -126,12 +126,13 @@ class BlocCollector(mesa.DataCollector):
     in ``_agenttype_records[model.time][Plant]``, plants in the order of ``model.agents``. Mesa
     deep-copies each value first; every value here is an immutable scalar (float, str), so the copy
     is the value itself. ``get_model_vars_dataframe`` and ``get_agenttype_vars_dataframe`` are Mesa's.
+    With ``plant_type`` None (``BlocModel(record_plants=False)``) it keeps the model's rows only.
     """
 
-    def __init__(self, recorder: StepRecorder, columns, plant_type: type) -> None:
+    def __init__(self, recorder: StepRecorder, columns, plant_type: type | None) -> None:
         super().__init__(
             model_reporters={name: recorder._reporter(name) for name in columns},
-            agenttype_reporters={plant_type: dict(PLANT_COLUMNS)},
+            agenttype_reporters={plant_type: dict(PLANT_COLUMNS)} if plant_type else {},
         )
         self._recorder = recorder
         self._names = tuple(columns)
@@ -147,6 +148,8 @@ class BlocCollector(mesa.DataCollector):
         model_vars = self.model_vars
         for name in self._names:
             model_vars[name].append(row[name])
+        if self._plant_type is None:
+            return
         values = self._plant_values
         records = [(time, a.unique_id, *values(a)) for a in self._plants_in_order(model)]
         self._agenttype_records[time] = {self._plant_type: records}
@@ -161,14 +164,15 @@ class BlocCollector(mesa.DataCollector):
 
 
 class StepRecorder:
-    """Computes ``COLUMNS`` every month and collects them with a Mesa DataCollector (``BlocCollector``)."""
+    """Computes ``COLUMNS`` every month and collects them with a Mesa DataCollector (``BlocCollector``),
+    with one row per plant and month as well unless ``plants`` is False."""
 
-    def __init__(self, model: BlocModel) -> None:
+    def __init__(self, model: BlocModel, plants: bool = True) -> None:
         from agents.producers import Plant
 
         self.model = model
         self._row: dict[str, float] = {}
-        self.collector = BlocCollector(self, columns_for(model.config), Plant)
+        self.collector = BlocCollector(self, columns_for(model.config), Plant if plants else None)
         # refined product held before month 0 (t): for the material balance
         self.initial_stock = (
             sum(c.stock for c in model.consumers)

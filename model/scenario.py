@@ -946,6 +946,7 @@ def validate_run(
     dumping: Any = None,
     member_stockpile_months: Any = None,
     steps: Any = None,
+    record_plants: Any = True,
 ) -> dict[str, Any]:
     """Check one run's options exactly as ``BlocModel`` takes them; return them normalised.
 
@@ -1007,6 +1008,7 @@ def validate_run(
     if member_stockpile_months is not None:
         member_stockpile_months = _num("member_stockpile_months", member_stockpile_months, 0.0, 24.0)
     horizon = scenario.steps if steps is None else _int("steps", steps, 1, MAX_STEPS)
+    record_plants = _bool("record_plants", record_plants)
     for e in parsed:
         if e.start >= horizon:
             raise ScenarioError("event.start", e.start, f"starts after the last month (steps = {horizon})")
@@ -1019,4 +1021,5 @@ def validate_run(
         "dumping": dumping,
         "member_stockpile_months": member_stockpile_months,
         "steps": None if steps is None else horizon,
+        "record_plants": record_plants,
     }

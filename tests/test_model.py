@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from agents.producers import Plant
 from model import BlocModel
 from model.recorder import columns_for
-from model.scenario import load_scenario
+from model.scenario import ScenarioError, load_scenario
 
 
 def run(sc, steps=240, **kw):
@@ -194,3 +194,20 @@ def test_plants_added_by_projects_join_their_countrys_export_controls():
         assert added[code] in m.mines and added[code].firm == project.spec.firm
     assert added["CD"].strategies == [controls]
     assert added["AU"].strategies == []
+
+
+def test_record_plants_false_keeps_the_model_table_only(sc):
+    """``record_plants=False`` (what sweeps use) records the same per-step table, and no plant rows."""
+    full = run(sc, steps=24, members=3, floor=110.0)
+    lean = run(sc, steps=24, members=3, floor=110.0, record_plants=False)
+    pd.testing.assert_frame_equal(
+        lean.datacollector.get_model_vars_dataframe(), full.datacollector.get_model_vars_dataframe()
+    )
+    plant_rows = full.datacollector.get_agenttype_vars_dataframe(Plant)
+    assert plant_rows.index.get_level_values("Step").nunique() == 24
+    assert len(plant_rows.loc[plant_rows.index.get_level_values("Step").max()]) == len(full.plants)
+    assert not lean.datacollector._agenttype_records
+    with pytest.warns(UserWarning, match="No agent-type reporters"):
+        assert lean.datacollector.get_agenttype_vars_dataframe(Plant).empty
+    with pytest.raises(ScenarioError, match="record_plants"):
+        BlocModel(sc, record_plants="no")
