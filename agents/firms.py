@@ -132,7 +132,6 @@ def firm_columns(model: BlocModel) -> dict[str, float]:
 
     row: dict[str, float] = {}
     dom = model.config.dominant
-    members = model.members
     sold, sold_by = [], {dom: [], "AU": [], "MM": []}
     for p in model.mines:
         sold.append(p.sold)
@@ -148,7 +147,7 @@ def firm_columns(model: BlocModel) -> dict[str, float]:
     for p in model.plants:
         flows = p.flows
         capex.append(flows["capex"])
-        if p.code in members:
+        if p.group == "member":
             cash_m.append(p.cash)
             worth_m.append(p.net_worth)
         dividends.append(flows["dividends"])

@@ -84,6 +84,7 @@ class Plant(mesa.Agent):
         super().__init__(model)
         self.code = code
         self.segment = model.segment_of(code)  # the market segment of its country (fixed for the run)
+        self.group = model.group_of(code)  # member, dominant or other (fixed for the run)
         self.role = role
         self.defaults = defaults
         fin = model.config.finance

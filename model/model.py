@@ -326,7 +326,7 @@ class BlocModel(mesa.Model):
                 "firm": p.firm,
                 "country": p.code,
                 "stage": p.stage,
-                "group": self.group_of(p.code),
+                "group": p.group,
                 "capacity_start": self._plant_start.get(id(p), 0.0),
                 "capacity_end": p.capacity,
                 "online_end": p.online_capacity,

@@ -210,12 +210,12 @@ class StepRecorder:
         row["supply_bloc_authority"] = ref.from_authority[seg.bloc]
         row["concentrate_traded"] = sum(conc.traded) - sum(conc.leaked)  # sold by mines (re-sales once)
         # one pass over the plants collects the terms of each plant sum, in plant order (then ``sum``)
-        group_of, dominant = m.group_of, m.config.dominant
+        dominant = m.config.dominant
         capacity = {(stage, g): [] for stage in ("mining", "refining") for g in ("member", "dominant", "other")}
         surplus = {"member": 0.0, "dominant": 0.0, "other": 0.0}
         online_mining_member = []
         for p in m.mines:
-            group = group_of(p.code)
+            group = p.group
             capacity[("mining", group)].append(p.capacity)
             if group == "member":
                 online_mining_member.append(p.online_capacity)
@@ -223,7 +223,7 @@ class StepRecorder:
         output, online_refining_member, inventory, output_member = [], [], [], []
         dom = None
         for p in m.refiners:
-            group = group_of(p.code)
+            group = p.group
             output.append(p.output)
             capacity[("refining", group)].append(p.capacity)
             if group == "member":
