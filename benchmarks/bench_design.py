@@ -49,14 +49,19 @@ def design_text(samples: int, steps: int) -> str:
     return text
 
 
-def rss_mb(pid: int) -> float:
+def proc_mb(pid: int, file: str = "status", key: str = "VmRSS:") -> float:
+    """A memory figure of a process from ``/proc/PID/file`` (kB), MB; 0 once it has gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(key):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
     return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    return proc_mb(pid)
 
 
 def children(pid: int) -> list[int]:

@@ -24,7 +24,7 @@ import tomllib
 from pathlib import Path
 
 import mesa
-from bench_design import children  # a sibling script: benchmarks/ is on sys.path when run as one
+from bench_design import children, proc_mb  # a sibling script: benchmarks/ is on sys.path when run as one
 
 from experiments.config import experiment_from_dict
 from experiments.runner import run_sweep
@@ -48,13 +48,7 @@ events = [["export_ban:start=60,duration=12"]]
 
 def pss_mb(pid: int) -> float:
     """Proportional set size of a process, MB (0 once it has gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+    return proc_mb(pid, "smaps_rollup", "Pss:")
 
 
 class PeakPss(threading.Thread):
