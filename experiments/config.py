@@ -414,14 +414,17 @@ def experiment_from_dict(data: dict[str, Any], text: str = "") -> Experiment:
             stock.append(float(s))
     _no_duplicates("grid.member_stockpile_months", stock, declared)
 
-    from model.recorder import COLUMNS
+    from model.recorder import columns_for
 
+    known = columns_for(sc)  # COLUMNS and the scenario's unmet_bloc_<end use> columns
     keep = data.get("keep_series", [])
     if not isinstance(keep, list):
         raise ExperimentError("keep_series", keep, "must be a list of per-step column names")
     for col in keep:
-        if not isinstance(col, str) or col not in COLUMNS:
-            raise ExperimentError("keep_series", col, "unknown per-step column (see model/recorder.py COLUMNS)")
+        if not isinstance(col, str) or col not in known:
+            raise ExperimentError(
+                "keep_series", col, "unknown per-step column (model/recorder.py COLUMNS, or unmet_bloc_<end use>)"
+            )
         if keep.count(col) > 1:
             raise ExperimentError("keep_series", col, "appears twice")
 

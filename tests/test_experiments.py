@@ -28,7 +28,7 @@ seed = 7
 replicates = 2
 steps = 36
 floor_mode = "relative"
-keep_series = ["price_bloc_refined", "price_world_refined"]
+keep_series = ["price_bloc_refined", "price_world_refined", "unmet_bloc_ev_traction"]
 
 [grid]
 membership = [1, 3]
@@ -100,7 +100,7 @@ def test_relative_floor_and_random_membership():
         (lambda t: t.replace("steps = 36", "steps = 36\nspeed = 3"), "speed"),
         (lambda t: t.replace("[grid]", "[grid]\ncolour = [1]"), "grid.colour"),
         (
-            lambda t: t.replace('keep_series = ["price_bloc_refined", "price_world_refined"]', 'keep_series = ["x"]'),
+            lambda t: t.replace('keep_series = ["price_bloc_refined"', 'keep_series = ["unmet_bloc_x"'),
             "keep_series",
         ),
         (lambda t: t.replace('floor_mode = "relative"', 'floor_mode = "percent"'), "floor_mode"),
@@ -209,7 +209,9 @@ def test_outputs_manifest_and_series(tiny, tmp_path):
     }
     assert {"blocsim", "mesa", "numpy"} <= set(manifest["versions"])
     series = pd.read_parquet(out / "series" / f"{df.run_id[0]}.parquet")
-    assert list(series.columns) == ["step", "price_bloc_refined", "price_world_refined", "run_id"]
+    # an end use's unmet demand (a scenario's own column) can be kept too
+    assert list(series.columns) == ["step", "price_bloc_refined", "price_world_refined", "unmet_bloc_ev_traction",
+                                    "run_id"]
     assert len(series) == 36
     assert pd.read_parquet(out / "runs.parquet").equals(df)
 
