@@ -189,25 +189,23 @@ class ConsumerState(mesa.Agent):
     def finish_month(self, price: float) -> None:
         """Consume, update stocks, unmet demand and surplus, and the price memories."""
         self.stock += self.bought_stock - self.sold_stock
-        self.consumed = sum(self.bought_by_use)
-        for i in range(len(self.uses)):
-            self.unmet_by_use[i] = max(0.0, self.normal_by_use[i] - self.bought_by_use[i])
+        bought, d_ref = self.bought_by_use, self.reference_demand
+        self.consumed = sum(bought)
+        self.unmet_by_use[:] = [max(0.0, n - b) for n, b in zip(self.normal_by_use, bought, strict=True)]
         self.unmet = sum(self.unmet_by_use)
         # rationed: demand willing to pay more than the price (steps strictly above it) left unserved
-        self.rationed = 0.0
+        rationed = surplus = 0.0
         if price == price:
             above_u = self._curve_terms("above", price)
             for i, u in enumerate(self.uses):
-                above = above_u[i] * u.share * self.reference_demand
-                self.rationed += max(0.0, above - self.bought_by_use[i])
-        self.surplus = 0.0
-        if price == price:
+                rationed += max(0.0, above_u[i] * u.share * d_ref - bought[i])
             surplus_u = self._curve_terms("surplus", price)
             for i, u in enumerate(self.uses):
-                self.surplus += u.share * self.reference_demand * surplus_u[i] * KG
+                surplus += u.share * d_ref * surplus_u[i] * KG
             mk = self.model.config.market
             self.mean_price += (price - self.mean_price) / self.defaults.adjust_months
             self.normal_price += (price - self.normal_price) / mk.normal_price_months
+        self.rationed, self.surplus = rationed, surplus
 
     def _curve_terms(self, kind: str, price: float) -> tuple:
         """Per end use, a value of its unit curve at ``price``, computed once per price for all consumers:
