@@ -111,23 +111,15 @@ FIRM_COLUMNS: dict[str, tuple[str, str]] = {
 }
 
 
-def stage_shares(model: BlocModel, code: str) -> tuple[float, float]:
-    """(share of world concentrate sold, share of world refined output) of a country this month."""
-    mined = sum(p.sold for p in model.mines)
-    made = sum(p.output for p in model.refiners)
-    m = sum(p.sold for p in model.mines if p.code == code) / mined if mined > 0 else float("nan")
-    r = sum(p.output for p in model.refiners if p.code == code) / made if made > 0 else float("nan")
-    return m, r
-
-
 def _share(part: list[float], total: float) -> float:
+    """A country's share of world concentrate sold or refined output this month (NaN if none)."""
     return sum(part) / total if total > 0 else float("nan")
 
 
 def firm_columns(model: BlocModel) -> dict[str, float]:
     """The firm block of the per-step row. One pass over the plants collects the terms of each sum
     (in plant order, then ``sum``: the same values as one ``sum`` per column over the plants)."""
-    from agents.producers import ACTIVE, CLOSED
+    from agents.producers import CLOSED
     from agents.projects import BUILDING, BUILT
 
     row: dict[str, float] = {}
@@ -142,7 +134,7 @@ def firm_columns(model: BlocModel) -> dict[str, float]:
         made.append(p.output)
         if p.code in made_by:
             made_by[p.code].append(p.output)
-        online.append(p.capacity if p.status == ACTIVE else 0.0)  # online_capacity
+        online.append(p.online_capacity)
     capex, cash_m, worth_m, dividends, written_off, closures = [], [], [], [], [], 0
     for p in model.plants:
         flows = p.flows

@@ -178,7 +178,7 @@ def run_stage(
     quotes += extra_offers
 
     offers, adders, levies = [], [], []
-    sellers_of: list[tuple] = []  # per offer: (agent, is the authority, code, member)
+    sellers_of: list[tuple] = []  # per offer: (agent, is the authority, code, member, home segment)
     agent_info: dict[int, tuple] = {}  # id(agent) -> (agent, is_auth, code, member, home)
     landed: dict[tuple, tuple[list[float], float]] = {}  # (home, member, only_segment) -> (adders, levy)
     members = auth.members
