@@ -224,10 +224,15 @@ class Plant(mesa.Agent):
         """Pay capex as built, financed by new debt and new equity (``[finance].debt_share``)."""
         if amount <= 0:
             return
-        self.book("capex", amount)
-        self.book("new_debt", self.debt_share * amount)
-        self.book("new_equity", (1.0 - self.debt_share) * amount)
-        self.debt += self.debt_share * amount
+        debt = self.debt_share * amount
+        equity = (1.0 - self.debt_share) * amount
+        # the three ``book`` calls, in their order (cash: - capex + new debt + new equity)
+        flows = self.flows
+        flows["capex"] += amount
+        flows["new_debt"] += debt
+        flows["new_equity"] += equity
+        self.cash = self.cash - amount + debt + equity
+        self.debt += debt
         self.fixed_assets += amount
 
     def _service_and_pay_out(self) -> None:
@@ -244,10 +249,13 @@ class Plant(mesa.Agent):
             self.fixed_assets += r * self.debt
             self.capitalised_interest += r * self.debt
         else:
-            self.book("interest", r * (self.debt + max(0.0, -self.cash)))
+            interest = r * (self.debt + max(0.0, -self.cash))
+            self.flows["interest"] += interest  # ``book``, inlined (as below)
+            self.cash -= interest
             repay = min(self.debt, self.debt / self.debt_term) if self.debt > 0 else 0.0
             if repay > 0:
-                self.book("repayment", repay)
+                self.flows["repayment"] += repay
+                self.cash -= repay
                 self.debt -= repay
         self.fixed_assets -= self.fixed_assets / fin.asset_life_months
         if self.status == ACTIVE:
@@ -282,12 +290,17 @@ class Plant(mesa.Agent):
     def settle(self, variable_cost: float) -> None:
         """Book this month's operating cash flow: sales + CfD - variable and fixed costs."""
         self.variable_cost_month = variable_cost
-        if self.status == CLOSED and not (self.revenue or self.subsidy or variable_cost):
+        revenue, subsidy = self.revenue, self.subsidy
+        if self.status == CLOSED and not (revenue or subsidy or variable_cost):
             return  # a closed plant that sold and bought nothing has nothing to book (no fixed cost)
-        self.book("revenue", self.revenue)
-        self.book("subsidy", self.subsidy)
-        self.book("variable_cost", variable_cost)
-        self.book("fixed_cost", self.fixed_cost_per_month())
+        fixed = self.fixed_cost_per_month()
+        # the four ``book`` calls, in their order (cash: + revenue + subsidy - variable - fixed)
+        flows = self.flows
+        flows["revenue"] += revenue
+        flows["subsidy"] += subsidy
+        flows["variable_cost"] += variable_cost
+        flows["fixed_cost"] += fixed
+        self.cash = self.cash + revenue + subsidy - variable_cost - fixed
 
     def decide(self) -> None:
         """Finance (interest, repayment, dividends), then exit, mothballing, restart and closure.
