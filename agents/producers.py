@@ -70,8 +70,9 @@ class Plant(mesa.Agent):
     Balance sheet: ``cash`` (negative = drawn credit line), ``debt`` (amortised,
     interest-bearing), ``fixed_assets`` at book value (capex, depreciated
     straight-line), inventory at cost (refiners). ``net_worth`` = cash +
-    inventory at cost + fixed assets - debt. Every change in cash goes through
-    ``book`` into this month's ``flows`` (``FLOW_SIGNS``).
+    inventory at cost + fixed assets - debt. Every change in cash is booked into
+    this month's ``flows`` (``FLOW_SIGNS``): by ``book``, or on the monthly paths (``settle``,
+    ``finance_capex``, interest and repayment) by the same two updates written out.
     """
 
     stage = ""
