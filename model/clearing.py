@@ -89,6 +89,8 @@ import heapq
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import itemgetter
 
 __all__ = ["Offer", "Bid", "Link", "Clearing", "clear"]
 
@@ -189,10 +191,9 @@ class _Market:
         self.ask: list[float] = []
         self.qty: list[float] = []
         self.spare: list[float] = []
-        self.targets: list[list[int]] = []
-        self.adder: list[list[float]] = []
-        self.flow: list[list[float]] = []
-        self.segment_of: list[list[int]] = []
+        self.routes: list[list[tuple[int, int, float]]] = []  # (segment k, target node, adder)
+        self.targets: list[list[int]] = []  # the routes' target nodes
+        self.flow: list[list[float]] = []  # what each route carries
         # explicit arcs in pairs (e, e ^ 1): u -> v with residual capacity
         self.eu: list[int] = []
         self.ev: list[int] = []
@@ -202,16 +203,14 @@ class _Market:
         self.heaps: dict[tuple[int, int], list[tuple[float, int]]] = {}
         # bid groups per segment node, best (highest price) first: [price, unfilled, filled]
         self.ladder: dict[int, list[list[float]]] = {}
-        self.rung: dict[int, int] = {}
 
     def add_tranche(self, ask: float, qty: float, routes: list[tuple[int, int, float]]) -> None:
         """A tranche with routes ``(segment k, target node, adder)``."""
         self.ask.append(ask)
         self.qty.append(qty)
         self.spare.append(qty)
-        self.segment_of.append([k for k, _, _ in routes])
+        self.routes.append(routes)
         self.targets.append([y for _, y, _ in routes])
-        self.adder.append([t for _, _, t in routes])
         self.flow.append([0.0] * len(routes))
 
     def add_arc(self, u: int, v: int, cap: float, cost: float) -> int:
@@ -226,12 +225,14 @@ class _Market:
     def start(self) -> None:
         """Fill the heaps S -> y with every tranche's landed costs."""
         heaps = self.heaps
-        for j, (ask, ys, ts) in enumerate(zip(self.ask, self.targets, self.adder, strict=True)):
-            for y, t in zip(ys, ts, strict=True):
-                heaps.setdefault((0, y), []).append((ask + t, j))
+        for j, (ask, routes) in enumerate(zip(self.ask, self.routes, strict=True)):
+            for _, y, t in routes:
+                h = heaps.get((0, y))
+                if h is None:
+                    heaps[(0, y)] = h = []
+                h.append((ask + t, j))
         for h in heaps.values():
             heapq.heapify(h)
-        self.rung = dict.fromkeys(self.ladder, 0)
 
     def _arcs(self) -> list[tuple[int, int, float, int, int]]:
         """The residual arcs between core nodes now: (u, v, cost, kind, ref); kind 0: S -> j -> v,
@@ -285,8 +286,10 @@ class _Market:
         """
         self.start()
         ladders = list(self.ladder.items())
-        rung_at = self.rung
-        augment = self._augment
+        rung_at = dict.fromkeys(self.ladder, 0)
+        spare, flow, eres, targets = self.spare, self.flow, self.eres, self.targets
+        routes, heaps = self.routes, self.heaps
+        n_core = self.n
         while True:
             dist, pred = self._search(tiny)
             while True:
@@ -305,67 +308,61 @@ class _Market:
                                 seg, rung, best = u, top, du - top[0]
                 if rung is None or best > tol:
                     return  # no path adds welfare, nor volume at zero cost
-                if augment(seg, rung, pred):
-                    break  # something other than a bid is used up: search again
-
-    def _augment(self, seg: int, rung: list[float], pred) -> bool:
-        """Push the most the path to ``seg`` and its bid take; True if an arc other than the bid is used up."""
-        spare, flow, eres, targets = self.spare, self.flow, self.eres, self.targets
-        path = []
-        v = seg
-        push = rung[1]
-        while v:  # back from seg to S
-            if len(path) > self.n:
-                raise RuntimeError("clearing: a cycle in the shortest-path tree (numerical trouble)")
-            u, kind, ref = pred[v]
-            if kind == 0:
-                cap = spare[ref]
-            elif kind == 1:
-                cap = flow[ref][targets[ref].index(u)]
-            else:
-                cap = eres[ref]
-            if cap < push:  # push = min(push, cap)
-                push = cap
-            path.append((u, v, kind, ref))
-            v = u
-        rung[1] -= push
-        rung[2] += push
-        used_up = False
-        for u, v, kind, ref in path:
-            if kind == 2:
-                eres[ref] -= push
-                eres[ref ^ 1] += push
-                if eres[ref] <= EPS:
-                    used_up = True
-                self._open_arcs = None
-                continue
-            ys = targets[ref]
-            fj = flow[ref]
-            if kind == 0:
-                left = spare[ref] = spare[ref] - push
-            else:
-                r = ys.index(u)
-                left = fj[r] = fj[r] - push
-            if left <= EPS:
-                used_up = True
-            # route r of tranche ref carries ``push`` more; a route that starts carrying opens its re-routings
-            r = ys.index(v)
-            old = fj[r]
-            fj[r] = old + push
-            if old <= EPS < old + push:
-                self._open_rerouting(ref, r)
-        return used_up
-
-    def _open_rerouting(self, j: int, r: int) -> None:
-        """Route ``r`` of tranche ``j`` starts carrying: its sales there may move to j's other targets."""
-        heaps, ys, ts = self.heaps, self.targets[j], self.adder[j]
-        x, t0 = ys[r], ts[r]
-        for y, t in zip(ys, ts, strict=True):
-            if y != x:
-                h = heaps.get((x, y))
-                if h is None:
-                    heaps[(x, y)] = h = []
-                heapq.heappush(h, (t - t0, j))
+                # Augment: push the most the path to seg and its bid take.
+                push = rung[1]
+                v, steps = seg, 0
+                while v:  # back from seg to S: push = min(push, each arc's residual)
+                    if steps > n_core:
+                        raise RuntimeError("clearing: a cycle in the shortest-path tree (numerical trouble)")
+                    steps += 1
+                    u, kind, ref = pred[v]
+                    if kind == 0:
+                        cap = spare[ref]
+                    elif kind == 1:
+                        cap = flow[ref][targets[ref].index(u)]
+                    else:
+                        cap = eres[ref]
+                    if cap < push:
+                        push = cap
+                    v = u
+                rung[1] -= push
+                rung[2] += push
+                used_up = False  # an arc other than the bid is used up
+                v = seg
+                while v:  # back from seg to S again: the arcs carry push
+                    u, kind, ref = pred[v]
+                    if kind == 2:
+                        eres[ref] -= push
+                        eres[ref ^ 1] += push
+                        if eres[ref] <= EPS:
+                            used_up = True
+                        self._open_arcs = None
+                        v = u
+                        continue
+                    ys = targets[ref]
+                    fj = flow[ref]
+                    if kind == 0:
+                        left = spare[ref] = spare[ref] - push
+                    else:
+                        r = ys.index(u)
+                        left = fj[r] = fj[r] - push
+                    if left <= EPS:
+                        used_up = True
+                    # route r of tranche ref carries push more
+                    r = ys.index(v)
+                    old = fj[r]
+                    fj[r] = old + push
+                    if old <= EPS < old + push:  # it starts carrying: its sales may move to ref's other targets
+                        _, x, t0 = routes[ref][r]
+                        for _, y, t in routes[ref]:
+                            if y != x:
+                                h = heaps.get((x, y))
+                                if h is None:
+                                    heaps[(x, y)] = h = []
+                                heapq.heappush(h, (t - t0, ref))
+                    v = u
+                if used_up:
+                    break  # search again
 
     def contract(self) -> Arcs:
         """The final residual network between core nodes, cheapest arc per pair (for the prices).
@@ -381,14 +378,15 @@ class _Market:
                 arcs[(u, v)] = c
 
         spare, qty = self.spare, self.qty
-        for j, (ask, ys, ts, xs) in enumerate(zip(self.ask, self.targets, self.adder, self.flow, strict=True)):
+        for j, (ask, routes, xs) in enumerate(zip(self.ask, self.routes, self.flow, strict=True)):
             ins = [(0, ask)] if spare[j] > EPS else []
-            ins += [(y, -t) for y, t, x in zip(ys, ts, xs, strict=True) if x > EPS]
-            outs = list(zip(ys, ts, strict=True))
-            if qty[j] - spare[j] > EPS:
-                outs.append((0, -ask))
+            for r, x in enumerate(xs):
+                if x > EPS:  # route r delivers: its sales may move to j's other targets
+                    _, y, t = routes[r]
+                    ins.append((y, -t))
+            outs = routes + [(-1, 0, -ask)] if qty[j] - spare[j] > EPS else routes  # (k, v, cost)
             for u, cu in ins:
-                for v, cv in outs:
+                for _, v, cv in outs:
                     if u != v:  # ``put``, inlined
                         c = cu + cv
                         if c < get((u, v), INF):
@@ -397,11 +395,12 @@ class _Market:
             if r > EPS:
                 put(self.eu[e], self.ev[e], self.ecost[e])
         for seg, rungs in self.ladder.items():
-            for price, unfilled, filled in rungs:
-                if unfilled > EPS:
-                    put(seg, 1, -price)
-                if filled > EPS:
-                    put(1, seg, price)
+            sell, buy = (seg, 1), (1, seg)
+            for price, unfilled, filled in rungs:  # ``put``, inlined
+                if unfilled > EPS and -price < get(sell, INF):
+                    arcs[sell] = -price
+                if filled > EPS and price < get(buy, INF):
+                    arcs[buy] = price
         return arcs
 
 
@@ -430,7 +429,7 @@ def clear(
     landed = list(numbers)
     _check(K, pairs, landed, links)
     # Merge bids of equal (segment, price): one rung each, fills pro rata.
-    groups: dict[tuple[int, float], list] = {}  # -> [total quantity, bid indices]
+    groups: dict[tuple[int, float], list] = {}  # -> [price, total quantity, bid indices, segment]
     top = [-INF] * K  # each segment's highest bid top (upper, or price)
     graded: set[int] = set()  # segments with graded bids
     pieces: list[list[tuple[float, float, float]]] = [[] for _ in range(K)]  # demand curves: (price, upper, qty)
@@ -442,10 +441,10 @@ def clear(
             if group is None:
                 if not 0 <= k < K:
                     raise ValueError(f"bid segment {k} outside 0..{K - 1}")
-                groups[key] = [q, [b]]
+                groups[key] = [v, q, [b], k]
             else:
-                group[0] += q
-                group[1].append(b)
+                group[1] += q
+                group[2].append(b)
             u = bid.upper
             pieces[k].append((v, v if u is None else u, q))
             if u is not None and u > v:
@@ -480,13 +479,14 @@ def clear(
     members_of: list[list[int]] = []
     for qty, members, row in offer_groups.values():
         seller = offers[members[0]].seller
+        capped_seller = seller in capped  # (a seller without caps has none to look up)
         routes = []
         for k in range(K):
             t = row[k]
             if t == INF:
                 continue
             target = 2 + k
-            if caps.get((seller, k), INF) < INF:
+            if capped_seller and caps.get((seller, k), INF) < INF:
                 target = cap_nodes.get((seller, k), -1)
                 if target < 0:  # cap of zero: route closed
                     continue
@@ -497,22 +497,30 @@ def clear(
         net.add_arc(cn, 2 + k, caps[(seller, k)], 0.0)
     link_arcs = [net.add_arc(2 + lk.src, 2 + lk.dst, lk.capacity, lk.cost) for lk in links]
     bid_rungs: list[tuple[list[float], list[int], float]] = []
-    for (k, price), (qty, members) in sorted(groups.items(), key=lambda kv: -kv[0][1]):
+    ladder = net.ladder
+    # highest price first (reverse keeps ties in their order, as sorting on -price would)
+    for price, qty, members, k in sorted(groups.values(), key=itemgetter(0), reverse=True):
         rung = [price, qty, 0.0]
-        net.ladder.setdefault(2 + k, []).append(rung)
+        rungs = ladder.get(2 + k)
+        if rungs is None:
+            ladder[2 + k] = [rung]
+        else:
+            rungs.append(rung)
         bid_rungs.append((rung, members, qty))
 
     net.run(REL_TOL * scale, 1e-12 * scale)
 
-    flows = [[0.0] * K for _ in offers]
+    flows = list(map(list, repeat(zero, len(offers))))  # a row of K zeros per offer
+    quantity = [off.quantity for off in offers]
     welfare = 0.0
     for j, members in enumerate(members_of):
-        qty, ask = net.qty[j], net.ask[j]
-        for k, t, x in zip(net.segment_of[j], net.adder[j], net.flow[j], strict=False):  # equal lengths (routes)
+        qty, ask, routes = net.qty[j], net.ask[j], net.routes[j]
+        for r, x in enumerate(net.flow[j]):
             if x > EPS:
+                k, _, t = routes[r]
                 welfare -= (ask + t) * x
-                for m in members:
-                    flows[m][k] += x * offers[m].quantity / qty
+                for m in members:  # each member's share (its row's k is still 0.0, and 0.0 + y is y)
+                    flows[m][k] = x * quantity[m] / qty
     link_flows = [net.eres[e ^ 1] for e in link_arcs]
     for link, z in zip(links, link_flows, strict=True):
         welfare -= link.cost * z
@@ -526,7 +534,7 @@ def clear(
 
     filled = [0.0] * K
     for seg, rungs in net.ladder.items():
-        filled[seg - 2] = sum(rung[2] for rung in rungs)
+        filled[seg - 2] = sum(map(itemgetter(2), rungs))
     arcs = net.contract()
     prices, price_lo, price_hi = _prices(K, pieces, graded, top, filled, arcs, n_core, links, link_flows, scale)
     return Clearing(flows, fills, prices, price_lo, price_hi, welfare, link_flows)
