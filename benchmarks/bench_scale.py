@@ -8,7 +8,7 @@ Copies get new codes (``US~3``) and no named firms or projects (their roles go t
 outside the dominant supplier. Prints the agents at the start and by month 18 (entrants' plants are
 added as projects are decided), the median CPU seconds of a month after a 6-month warm-up (months
 7-18), unprofiled, and the median cost per agent-month (each month's time over its agents at the
-start); then the same months' median for months 19-24 under cProfile (what earlier versions of this
+start); then the median of months 19-24 under cProfile (what earlier versions of this
 script timed) and the shares of those months spent in the clearing and the project pipeline.
 Nothing here is asserted in tests.
 """

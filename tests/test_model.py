@@ -211,3 +211,27 @@ def test_record_plants_false_keeps_the_model_table_only(sc):
         assert lean.datacollector.get_agenttype_vars_dataframe(Plant).empty
     with pytest.raises(ScenarioError, match="record_plants"):
         BlocModel(sc, record_plants="no")
+
+
+def test_a_month_pauses_the_garbage_collector_and_restores_its_state(sc, monkeypatch):
+    import gc
+
+    import model.model as mm
+    from model.market import run_stage
+
+    seen = []
+    monkeypatch.setattr(mm, "run_stage", lambda *a, **k: seen.append(gc.isenabled()) or run_stage(*a, **k))
+    m = BlocModel(sc, seed=1)
+    assert gc.isenabled()
+    m.run(2)
+    assert seen == [False] * 4 and gc.isenabled()  # paused in the month, on again after it
+    gc.disable()
+    try:
+        m.run(1)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
+    monkeypatch.setattr(mm, "run_stage", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        m.step()
+    assert gc.isenabled()  # restored when a month fails
