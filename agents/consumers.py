@@ -95,6 +95,7 @@ class ConsumerState(mesa.Agent):
         mk = model.config.market
         self.uses = model.config.end_uses
         self.curves = model.use_curves  # per end use, shared by all consumers
+        self.shares = tuple(u.share for u in self.uses)  # the end uses' shares of demand
         self._memo = model.use_curve_memo  # the curves' values at a price, shared: ``_curve_terms``
         self.mean_short_elasticity = sum(u.share * u.elasticity for u in self.uses)
         self.long_run = 1.0  # long-run response of demand (1 = none)
@@ -130,8 +131,9 @@ class ConsumerState(mesa.Agent):
         growth = (1.0 + d.demand_growth) ** (self.model.month / 12.0)
         self.reference_demand = self.role.demand * growth * self.long_run * self.shock * noise
         at_normal = self._curve_terms("normal", self.normal_price)
-        for i, u in enumerate(self.uses):
-            self.normal_by_use[i] = u.share * self.reference_demand * at_normal[i]
+        d_ref = self.reference_demand
+        # one entry per end use in each (zip without ``strict=``, which costs more than the loop here)
+        self.normal_by_use[:] = [share * d_ref * a for share, a in zip(self.shares, at_normal)]  # noqa: B905
 
     def price_basis(self) -> float:
         """The price strategic stock decisions are relative to: normal price, or the floor for a member."""
@@ -191,17 +193,21 @@ class ConsumerState(mesa.Agent):
         self.stock += self.bought_stock - self.sold_stock
         bought, d_ref = self.bought_by_use, self.reference_demand
         self.consumed = sum(bought)
-        self.unmet_by_use[:] = [max(0.0, n - b) for n, b in zip(self.normal_by_use, bought, strict=True)]
+        # one entry per end use in each (zip without ``strict=``, which costs more than the loops here);
+        # ``x if x > 0.0 else 0.0`` is ``max(0.0, x)``
+        unmet = [n - b for n, b in zip(self.normal_by_use, bought)]  # noqa: B905
+        self.unmet_by_use[:] = [x if x > 0.0 else 0.0 for x in unmet]
         self.unmet = sum(self.unmet_by_use)
         # rationed: demand willing to pay more than the price (steps strictly above it) left unserved
         rationed = surplus = 0.0
         if price == price:
             above_u = self._curve_terms("above", price)
-            for i, u in enumerate(self.uses):
-                rationed += max(0.0, above_u[i] * u.share * d_ref - bought[i])
+            for a, share, b in zip(above_u, self.shares, bought):  # noqa: B905
+                x = a * share * d_ref - b
+                rationed += x if x > 0.0 else 0.0
             surplus_u = self._curve_terms("surplus", price)
-            for i, u in enumerate(self.uses):
-                surplus += u.share * d_ref * surplus_u[i] * KG
+            for share, su in zip(self.shares, surplus_u):  # noqa: B905
+                surplus += share * d_ref * su * KG
             mk = self.model.config.market
             self.mean_price += (price - self.mean_price) / self.defaults.adjust_months
             self.normal_price += (price - self.normal_price) / mk.normal_price_months
