@@ -89,6 +89,7 @@ class ConsumerState(mesa.Agent):
     ) -> None:
         super().__init__(model)
         self.code = code
+        self.segment = model.segment_of(code)  # the market segment its buyers are in (fixed for the run)
         self.role = role
         self.defaults = defaults
         self.stockpile_months = stockpile_months

@@ -207,11 +207,9 @@ class BlocModel(mesa.Model):
 
     def home_segment(self, agent) -> int:
         """The segment an agent trades in at home (no transport, no levy)."""
-        if isinstance(agent, Plant | StockTrader):  # they know theirs (fixed for the run)
-            return agent.segment
         if isinstance(agent, Instrument):
             return self.segments.bloc
-        return self._segment[agent.code]
+        return agent.segment  # plants, traders and consumers know theirs (fixed for the run)
 
     def join_export_controls(self, plant: Plant) -> None:
         """Give a plant its country's export controls, if the country issues any (at the start, and for
