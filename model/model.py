@@ -47,9 +47,9 @@ from model.summary import summarise
 def gc_paused() -> Iterator[None]:
     """Pause Python's cyclic garbage collector for a month, and restore its state after it.
 
-    A month allocates hundreds of thousands of short-lived objects (quotes, offers, flows) that live
-    long enough to be promoted to the collector's oldest generation, which then triggers full
-    collections over every object of the model: 12-16 % of a month at 6,000-60,000 agents
+    A month allocates hundreds of thousands of short-lived objects (quotes, offers, a stage's books)
+    that live long enough to be promoted to the collector's oldest generation, which then triggers
+    full collections over every object of the model: 12-16 % of a month at 6,000-60,000 agents
     (``benchmarks/README.md``). Reference counting still frees them as they die (a month leaves no
     reference cycles: tested), and the collector runs between months. Nothing in a run depends on when
     it runs, so results are unchanged.
