@@ -175,7 +175,7 @@ class ConsumerState(mesa.Agent):
         if q <= 1e-9:
             return []
         ask = self.price_basis() * self.defaults.stock_release_ratio
-        return [Quote(self, q, ask, RELEASE, only_segment=self.model.segment_of(self.code))]
+        return [Quote(self, q, ask, RELEASE, only_segment=self.segment)]
 
     # ------------------------------------------------------------- booking
     def on_bought(self, tag: int, quantity: float, price: float) -> None:

@@ -169,12 +169,11 @@ def run_stage(
     caps: dict[tuple[str, int], float] = {}
     for s in sellers:
         qs = s.offers()
-        if s.strategies:  # (most sellers have none: they sell competitively)
-            for strat in s.strategies:
-                qs = strat.shape(s, qs)
-                for k, c in strat.caps(s).items():
-                    if k < n_seg:
-                        caps[(s.code, k)] = min(caps.get((s.code, k), c), c)
+        for strat in s.strategies:  # (most sellers have none: they sell competitively)
+            qs = strat.shape(s, qs)
+            for k, c in strat.caps(s).items():
+                if k < n_seg:
+                    caps[(s.code, k)] = min(caps.get((s.code, k), c), c)
         quotes += qs
     quotes += extra_offers
 
@@ -293,9 +292,8 @@ def run_stage(
         if lev > 0:
             auth.collect_levy(lev, f)
     for s in sellers:
-        if s.strategies:
-            for strat in s.strategies:
-                strat.observe(s, exports.get(id(s), {}))
+        for strat in s.strategies:
+            strat.observe(s, exports.get(id(s), {}))
     bought: dict[tuple[int, int], float] = {}  # (segment, use) -> t
     for b, (k, i, _) in enumerate(use_meta):
         filled = result.fills[n_quoted + b]

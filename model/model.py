@@ -299,13 +299,13 @@ class BlocModel(mesa.Model):
                 offers += o
             for c in self.consumers:
                 offers += c.offers()
-                bids += [(q, self.segment_of(c.code)) for q in c.stock_bids()]
+                bids += [(q, c.segment) for q in c.stock_bids()]
             self.refined = run_stage(
                 self, "refined", self.refiners, [], self.history["refined"], offers, bids, demand=self.consumers
             )
 
             for c in self.consumers:
-                c.finish_month(self.refined.prices[self.segment_of(c.code)])
+                c.finish_month(self.refined.prices[c.segment])
             for t in self.traders:
                 t.finish_month(self.refined.prices[t.segment])
             for stage, out in (("concentrate", self.concentrate), ("refined", self.refined)):

@@ -238,7 +238,7 @@ class StepRecorder:
         stock_bloc = stock_other = spend_bloc = cs = lost = 0.0
         unmet_uses = [0.0] * len(m.config.end_uses)
         for c in m.consumers:  # one pass: segment totals, and the bloc's stocks, spending and surplus
-            k = m.segment_of(c.code)
+            k = c.segment
             agg = by["bloc" if k == seg.bloc else "home" if k == seg.home else "world"]
             agg[0] += c.reference_demand
             agg[1] += c.consumed
